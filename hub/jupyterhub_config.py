@@ -1,0 +1,109 @@
+# JupyterHub configuration of DATA TERRA VRE.
+#
+# Read top to bottom: where state lives, how the hub is reached, who can log in, how user
+# servers are spawned (image, storage, limits, profiles), then the hub-managed services.
+# Deployment values come from VRE_* environment variables set by `vre up` (or Ansible);
+# everything else is plain traitlets config, overridable in a jupyterhub_config.d/ file.
+import os
+import sys
+from pathlib import Path
+
+from vre_hub.images import user_image_tag
+from vre_hub.state import StateDir
+
+c = get_config()  # noqa: F821 (provided by JupyterHub)
+env = os.environ.get
+
+# --- state: database, secrets, logs ------------------------------------------------------
+state = StateDir().ensure()
+c.JupyterHub.db_url = env("VRE_DB_URL", state.db_url)
+c.JupyterHub.cookie_secret_file = str(state.cookie_secret_file)
+c.JupyterHub.pid_file = str(state.pid_file)
+c.ConfigurableHTTPProxy.auth_token = state.secret("proxy_token")
+c.ConfigurableHTTPProxy.pid_file = str(state.path / "proxy.pid")
+c.JupyterHub.cleanup_servers = False  # a hub restart leaves running servers alone
+
+# --- how the hub is reached ----------------------------------------------------------------
+c.JupyterHub.bind_url = f"http://{env('VRE_HUB_IP', '127.0.0.1')}:{env('VRE_HUB_PORT', '8000')}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{env('VRE_HUB_API_PORT', '8081')}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('VRE_PROXY_API_PORT', '8001')}"
+if env("VRE_PROXY_COMMAND"):
+    c.ConfigurableHTTPProxy.command = [env("VRE_PROXY_COMMAND")]
+
+# --- who can log in ------------------------------------------------------------------------
+# Default, safe on a single host: NativeAuthenticator. People sign up at /hub/signup and an
+# admin approves them at /hub/authorize; `vre users add` creates approved accounts. The
+# approval is the gate, so every approved account is allowed.
+# Institutional SSO instead: set VRE_AUTHENTICATOR=oauth and the GenericOAuthenticator
+# settings (client id/secret, authorize/token/userdata URLs) in a jupyterhub_config.d/ file.
+admin_user = env("VRE_ADMIN_USER", "admin")
+c.Authenticator.admin_users = {admin_user}
+if env("VRE_AUTHENTICATOR", "native") == "oauth":
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    c.GenericOAuthenticator.allow_existing_users = True
+else:
+    c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+    c.NativeAuthenticator.allow_all = True
+    c.NativeAuthenticator.minimum_password_length = 10
+    c.NativeAuthenticator.check_common_password = True
+    c.NativeAuthenticator.allowed_failed_logins = 5
+    c.NativeAuthenticator.seconds_before_next_try = 60
+    import nativeauthenticator
+
+    # Its sign-up and authorization pages.
+    c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
+
+# --- user servers --------------------------------------------------------------------------
+c.JupyterHub.spawner_class = "vre_hub.spawner.VRESpawner"
+c.VRESpawner.image = env("VRE_USER_IMAGE", user_image_tag())
+c.VRESpawner.default_url = "/lab"
+c.VRESpawner.host_networking = env("VRE_NETWORK", "host") == "host"
+if env("VRE_NETWORK", "host") != "host":
+    c.VRESpawner.network_name = env("VRE_NETWORK")
+    c.JupyterHub.hub_connect_ip = env("VRE_HUB_CONNECT_IP", "")
+# Profiles and limits: VRESpawner.profiles (standard 2G/1 CPU, large-memory 8G/2 CPU).
+c.VRESpawner.extra_host_config = {
+    "security_opt": ["no-new-privileges"],
+    "cap_drop": ["ALL"],
+    "pids_limit": 2048,
+}
+c.VRESpawner.http_timeout = 60
+c.VRESpawner.start_timeout = 120
+c.JupyterHub.concurrent_spawn_limit = int(env("VRE_CONCURRENT_SPAWN_LIMIT", "40"))
+
+# --- services ------------------------------------------------------------------------------
+# vre-admin: the CLI's own token (generated, 0600 in the state folder).
+c.JupyterHub.services = [{"name": "vre-admin", "api_token": state.admin_token}]
+c.JupyterHub.load_roles = [
+    {"name": "admin", "services": ["vre-admin"]},
+]
+
+# idle-culler: stop servers idle for VRE_CULL_TIMEOUT seconds (default 1 hour).
+c.JupyterHub.services.append(
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable, "-m", "jupyterhub_idle_culler",
+            f"--timeout={env('VRE_CULL_TIMEOUT', '3600')}",
+            f"--cull-every={env('VRE_CULL_EVERY', '300')}",
+        ],
+    }
+)
+c.JupyterHub.load_roles.append(
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    }
+)
+
+# --- jobs service (vre_jobs) ---------------------------------------------------------------
+# (section owned by the jobs service; see extensions/README.md)
+
+# --- workshops (vre_hub.workshop) ----------------------------------------------------------
+# (section owned by the workshop tooling; see hub/README.md)
+
+# --- local overrides -----------------------------------------------------------------------
+# Files in $VRE_STATE_DIR/jupyterhub_config.d/*.py are loaded last (operator settings, SSO).
+for extra in sorted((state.path / "jupyterhub_config.d").glob("*.py")):
+    load_subconfig(str(extra))  # noqa: F821

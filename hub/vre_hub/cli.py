@@ -1,0 +1,235 @@
+"""The operator's command line: ``vre up | down | status | logs | images build | users add``.
+
+Component command groups are dispatched to their own modules:
+``vre catalog`` (vre_catalog.cli), ``vre jobs`` (vre_jobs.cli), ``vre workshop`` (vre_hub.workshop.cli).
+Every step says what it does; a failing step says which and why in one line.
+"""
+
+import argparse
+import importlib
+import secrets
+import subprocess
+import sys
+import time
+
+from . import __version__
+
+COMPONENT_COMMANDS = {
+    "catalog": "vre_catalog.cli",
+    "jobs": "vre_jobs.cli",
+    "workshop": "vre_hub.workshop.cli",
+}
+
+
+def say(message: str) -> None:
+    print(f"vre: {message}", flush=True)
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _hub(args):
+    from .launcher import HubProcess
+    from .state import StateDir
+
+    return HubProcess(
+        StateDir(args.state_dir),
+        port=args.port,
+        api_port=args.api_port,
+        proxy_api_port=args.proxy_api_port,
+        ip=args.ip,
+    )
+
+
+def _client(state):
+    from .client import HubClient
+
+    return HubClient(state.hub_url, state.admin_token)
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+def cmd_up(args) -> int:
+    from . import accounts, engine, images
+
+    say("checking the Docker engine")
+    say(engine.ensure_docker_engine(log=say))
+    say("checking configurable-http-proxy")
+    proxy = engine.ensure_proxy(log=say)
+    say(f"checking the user image ({images.user_image_tag()})")
+    images.build_user_image(base=args.base, log=say)
+
+    hub = _hub(args)
+    hub.env["VRE_PROXY_COMMAND"] = proxy
+    if hub.pid():
+        say(f"hub already running (pid {hub.pid()}) at {hub.state.hub_url}")
+        return 0
+    say(f"starting JupyterHub and its proxy in the background (state: {hub.state.path})")
+    hub.start()
+
+    password_file = hub.state.path / "admin_password"
+    created = not password_file.exists()
+    password = hub.state.secret("admin_password")
+    if created:
+        accounts.set_password(args.admin_user, password, hub.state.db_url)
+        _client(hub.state).ensure_user(args.admin_user, admin=True)
+    say(f"JupyterHub is up at {hub.url}")
+    say(f"log in as '{args.admin_user}' with the password in {password_file} (mode 0600)")
+    say(f"add people with `vre users add NAME`; stop with `vre down`; logs: `vre logs`")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from .client import HubAPIError
+
+    hub = _hub(args)
+    if not hub.pid():
+        say("no hub running")
+        return 0
+    if not args.keep_servers:
+        client = _client(hub.state)
+        try:
+            for user in client.get("/users"):
+                if user.get("servers"):
+                    say(f"stopping {user['name']}'s server (home volume kept)")
+                    client.stop_server(user["name"])
+        except (HubAPIError, OSError) as error:
+            say(f"could not stop every server ({error}); stopping the hub anyway")
+    say("stopping JupyterHub and its proxy")
+    hub.stop()
+    return 0
+
+
+def cmd_status(args) -> int:
+    from . import engine, images
+
+    hub = _hub(args)
+    pid = hub.pid()
+    print(f"docker engine : {'answers' if engine.engine_answers() else 'NOT answering'}")
+    tag = images.user_image_tag()
+    print(f"user image    : {tag} ({'present' if images.image_exists(tag) else 'missing'})")
+    print(f"hub           : {'running, pid %d, %s' % (pid, hub.state.hub_url) if pid else 'stopped'}")
+    if pid:
+        users = _client(hub.state).get("/users")
+        running = [u["name"] for u in users if u.get("servers")]
+        print(f"users         : {len(users)} ({len(running)} with a running server: {', '.join(running) or '-'})")
+    return 0
+
+
+def cmd_logs(args) -> int:
+    hub = _hub(args)
+    if not hub.log_file.exists():
+        return fail(f"no log at {hub.log_file}; has `vre up` run with this state folder?")
+    command = ["tail", "-n", str(args.lines)] + (["-f"] if args.follow else []) + [str(hub.log_file)]
+    return subprocess.call(command)
+
+
+def cmd_images_build(args) -> int:
+    from . import engine, images
+
+    say(engine.ensure_docker_engine(log=say))
+    if args.offline_base:
+        images.build_offline_base(log=say)
+    images.build_user_image(base=args.base, force=args.force, log=say)
+    return 0
+
+
+def cmd_users_add(args) -> int:
+    from . import accounts
+    from .state import StateDir
+
+    state = StateDir(args.state_dir)
+    password = args.password or secrets.token_urlsafe(12)
+    _client(state).ensure_user(args.name, admin=args.admin)
+    accounts.set_password(args.name, password, state.db_url)
+    say(f"account {args.name!r} ready; password: {password}" if not args.password else f"account {args.name!r} ready")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vre", description="DATA TERRA VRE operator command line")
+    parser.add_argument("--version", action="version", version=f"vre {__version__}")
+    parser.add_argument("--state-dir", default=None, help="hub state folder (default $VRE_STATE_DIR or ./.vre)")
+    parser.add_argument("--ip", default="127.0.0.1", help="address the hub listens on")
+    parser.add_argument("--port", type=int, default=8000, help="public port of the hub")
+    parser.add_argument("--api-port", type=int, default=8081, help="internal hub API port")
+    parser.add_argument("--proxy-api-port", type=int, default=8001, help="internal proxy API port")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="install what is missing, build images, start the hub")
+    up.add_argument("--base", default="auto", help="user image base: auto, offline, public or an image name")
+    up.add_argument("--admin-user", default="admin")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop users' servers (homes kept), the hub and its proxy")
+    down.add_argument("--keep-servers", action="store_true", help="leave user servers running")
+    down.set_defaults(func=cmd_down)
+
+    sub.add_parser("status", help="engine, image, hub and servers").set_defaults(func=cmd_status)
+
+    logs = sub.add_parser("logs", help="the hub's log")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--lines", type=int, default=100)
+    logs.set_defaults(func=cmd_logs)
+
+    images = sub.add_parser("images", help="build images").add_subparsers(dest="images_command", required=True)
+    build = images.add_parser("build", help="build the user image if missing or stale")
+    build.add_argument("--base", default="auto", help="auto, offline, public or an image name")
+    build.add_argument("--offline-base", action="store_true", help="(re)build the debootstrap base first")
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.set_defaults(func=cmd_images_build)
+
+    users = sub.add_parser("users", help="accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create an approved account (password generated unless given)")
+    add.add_argument("name")
+    add.add_argument("--password")
+    add.add_argument("--admin", action="store_true")
+    add.set_defaults(func=cmd_users_add)
+
+    for name in COMPONENT_COMMANDS:
+        sub.add_parser(name, help=f"see `vre {name} --help`", add_help=False)
+    return parser
+
+
+def _component_command(argv: list[str]) -> str | None:
+    """The component group named by the first positional word, if any (they parse their own options)."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word.startswith("--") and "=" not in word and word not in {"--help", "--version"}:
+            index += 2  # a global option and its value
+        elif word.startswith("-"):
+            index += 1
+        else:
+            return word if word in COMPONENT_COMMANDS else None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    component = _component_command(argv)
+    if component is not None:
+        index = argv.index(component)
+        return importlib.import_module(COMPONENT_COMMANDS[component]).main(argv[index + 1 :])
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except Exception as error:  # one line, not a traceback
+        step = getattr(args, "command", "")
+        return fail(f"{step}: {error}")
+    finally:
+        if getattr(args, "command", "") in {"up", "images"}:
+            say(f"done in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

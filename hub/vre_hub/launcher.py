@@ -1,0 +1,124 @@
+"""Run the hub as a background process: start, wait until it answers, stop.
+
+Used by ``vre up``/``vre down`` and by the integration tests, so that tests exercise the
+same start-up path as operators. The hub starts its own configurable-http-proxy.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from .state import REPO_ROOT, StateDir
+
+CONFIG_FILE = REPO_ROOT / "hub" / "jupyterhub_config.py"
+
+
+class HubError(RuntimeError):
+    """The hub did not start or stop; the message says why and where to look."""
+
+
+@dataclass
+class HubProcess:
+    """A JupyterHub started from ``hub/jupyterhub_config.py`` with a given state folder."""
+
+    state: StateDir
+    port: int = 8000
+    api_port: int = 8081
+    proxy_api_port: int = 8001
+    ip: str = "127.0.0.1"
+    env: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state.logs / "jupyterhub.log"
+
+    def environment(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            VRE_STATE_DIR=str(self.state.path),
+            VRE_HUB_IP=self.ip,
+            VRE_HUB_PORT=str(self.port),
+            VRE_HUB_API_PORT=str(self.api_port),
+            VRE_PROXY_API_PORT=str(self.proxy_api_port),
+        )
+        env.update(self.env)
+        # Hub-managed services run with the hub's interpreter.
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        return env
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.state.pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+
+    def start(self, timeout: float = 90) -> "HubProcess":
+        if self.pid():
+            raise HubError(f"a hub is already running from {self.state.path} (pid {self.pid()}); run `vre down` first")
+        self.state.ensure()
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+                cwd=self.state.path,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.wait_ready(timeout)
+        self.state.url_file.write_text(self.url + "\n")
+        return self
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if getattr(self, "process", None) is not None and self.process.poll() is not None:
+                raise HubError(f"the hub exited with code {self.process.returncode}; {self._log_tail()}")
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise HubError(f"the hub did not answer at {self.url} within {timeout:.0f} s; {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "no log"
+        errors = [line for line in lines if "[E " in line or "Error" in line]
+        return f"last error: {(errors or lines or ['(empty log)'])[-1][:300]} (log: {self.log_file})"
+
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop the hub (which stops its proxy); True if one was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            if getattr(self, "process", None) is not None:
+                self.process.poll()
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.state.pid_file.unlink(missing_ok=True)
+        return True

@@ -1,0 +1,227 @@
+"""VRESpawner: DockerSpawner with DATA TERRA storage, profiles and single-host networking.
+
+Storage follows the DATA TERRA vocabulary:
+
+* *Datahome*: one persistent volume per user, mounted as the home directory;
+* *Dataref*: shared reference data, mounted read-only for everyone;
+* *Datawork*: one volume per JupyterHub group, mounted for the group's members.
+
+Profiles (``standard``, ``large-memory``...) set memory and CPU limits; they are offered
+in the spawn form and accepted as ``{"profile": name}`` through the REST API.
+"""
+
+import asyncio
+import html
+
+import docker.errors
+from dockerspawner import DockerSpawner
+from jupyterhub.utils import random_port
+from tornado import web
+from traitlets import Bool, Dict, List, Unicode, default
+
+from .naming import DATAREF_VOLUME, escape_name, work_volume_name
+
+DEFAULT_PROFILES = [
+    {
+        "name": "standard",
+        "display_name": "Standard: 2 GiB memory, 1 CPU",
+        "mem_limit": "2G",
+        "cpu_limit": 1.0,
+    },
+    {
+        "name": "large-memory",
+        "display_name": "Large memory: 8 GiB memory, 2 CPUs",
+        "mem_limit": "8G",
+        "cpu_limit": 2.0,
+    },
+]
+
+
+class ProfileError(web.HTTPError):
+    """A spawn request named a profile that does not exist (HTTP 400)."""
+
+    def __init__(self, name, known):
+        message = f"unknown profile {name!r}; choose one of: {', '.join(known)}"
+        super().__init__(400, message)
+        self.log_message = message
+
+
+class VRESpawner(DockerSpawner):
+    """Spawn a user's JupyterLab in the VRE user image."""
+
+    profiles = List(
+        Dict(),
+        default_value=DEFAULT_PROFILES,
+        help="""Resource profiles offered to users.
+
+        Each is a dict with ``name``, ``display_name``, ``mem_limit`` (e.g. "2G") and
+        ``cpu_limit`` (CPUs, float); optional ``image`` overrides the image.
+        """,
+    ).tag(config=True)
+
+    default_profile = Unicode(
+        "standard", help="Profile used when a spawn request names none."
+    ).tag(config=True)
+
+    home_mount = Unicode("/home/jovyan", help="Where the *Datahome* volume is mounted.").tag(
+        config=True
+    )
+
+    dataref_volume = Unicode(
+        DATAREF_VOLUME,
+        help="Docker volume with the shared reference data (*Dataref*); empty to disable.",
+    ).tag(config=True)
+
+    dataref_mount = Unicode("/data/ref", help="Where *Dataref* is mounted, read-only.").tag(
+        config=True
+    )
+
+    work_mount_root = Unicode(
+        "/data/work",
+        help="Each group's *Datawork* volume is mounted at <work_mount_root>/<group> for its members.",
+    ).tag(config=True)
+
+    work_volume_uid = Unicode(
+        "1000:100",
+        help="Owner (uid:gid) given to a *Datawork* volume when it is first created, so members can write.",
+    ).tag(config=True)
+
+    host_networking = Bool(
+        True,
+        help="""Run user containers in the host's network namespace on a free random port
+        bound to 127.0.0.1 (single host and tests). Set False and choose ``network_name``
+        for a Docker network in production.""",
+    ).tag(config=True)
+
+    @default("escape")
+    def _escape_default(self):
+        return escape_name
+
+    @default("name_template")
+    def _default_name_template(self):
+        return "vre-user-{username}{servername}"
+
+    @default("volumes")
+    def _default_volumes(self):
+        return {"vre-home-{username}": self.home_mount}
+
+    @default("options_form")
+    def _default_options_form(self):
+        return self._render_options_form
+
+    @default("options_from_form")
+    def _default_options_from_form(self):
+        return self._simple_options_from_form
+
+    @default("remove")
+    def _default_remove(self):
+        # Containers are disposable; everything worth keeping lives in volumes.
+        return True
+
+    # -- profiles ---------------------------------------------------------------
+
+    def _render_options_form(self, spawner):
+        options = []
+        for profile in self.profiles:
+            selected = " selected" if profile["name"] == self.default_profile else ""
+            options.append(
+                f'<option value="{html.escape(profile["name"])}"{selected}>'
+                f'{html.escape(profile.get("display_name", profile["name"]))}</option>'
+            )
+        return (
+            '<label for="profile-select">Server profile</label>'
+            '<select class="form-control" id="profile-select" name="profile">'
+            + "".join(options)
+            + "</select>"
+        )
+
+    def profile(self, name=None):
+        """The profile dict called ``name`` (the default if None); ProfileError if unknown."""
+        name = name or self.default_profile
+        for profile in self.profiles:
+            if profile["name"] == name:
+                return profile
+        raise ProfileError(name, [p["name"] for p in self.profiles])
+
+    def _apply_profile(self):
+        chosen = self.user_options.get("profile") if self.user_options else None
+        if isinstance(chosen, list):  # raw form data
+            chosen = chosen[0] if chosen else None
+        profile = self.profile(chosen)
+        self.mem_limit = profile.get("mem_limit")
+        self.cpu_limit = profile.get("cpu_limit")
+        if profile.get("image"):
+            self.image = profile["image"]
+        return profile
+
+    # -- storage ----------------------------------------------------------------
+
+    def _group_volumes(self):
+        return {
+            work_volume_name(group.name): f"{self.work_mount_root}/{escape_name(group.name)}"
+            for group in self.user.groups
+        }
+
+    async def _ensure_work_volume(self, volume):
+        """Create a *Datawork* volume owned by the users' uid (Docker makes new ones root-owned)."""
+        try:
+            await self.docker("inspect_volume", volume)
+            return
+        except docker.errors.NotFound:
+            pass
+        await self.docker("create_volume", name=volume, labels={"org.dataterra.vre.kind": "datawork"})
+        container = await self.docker(
+            "create_container",
+            image=self.image,
+            command=["chown", self.work_volume_uid, "/volume"],
+            user="0",
+            host_config=self.client.create_host_config(binds={volume: {"bind": "/volume", "mode": "rw"}}),
+        )
+        try:
+            await self.docker("start", container["Id"])
+            await self.docker("wait", container["Id"])
+        finally:
+            await self.docker("remove_container", container["Id"], force=True)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self):
+        profile = self._apply_profile()
+        self.log.info("Starting %s with profile %s", self.user.name, profile["name"])
+
+        volumes = dict(self.volumes)
+        if self.dataref_volume:
+            volumes[self.dataref_volume] = {"bind": self.dataref_mount, "mode": "ro"}
+        group_volumes = self._group_volumes()
+        for volume in group_volumes:
+            await self._ensure_work_volume(volume)
+        volumes.update(group_volumes)
+        self.volumes = volumes
+
+        if self.host_networking:
+            self.network_name = "host"
+            self.ip = "127.0.0.1"
+            self.port = random_port()
+        return await super().start()
+
+    async def get_ip_and_port(self):
+        if self.host_networking:
+            return "127.0.0.1", self.port
+        return await super().get_ip_and_port()
+
+    async def poll(self):
+        status = await super().poll()
+        if status is not None and self.container_id:
+            # Say why a server died when the kernel's memory limit was the cause.
+            try:
+                info = await self.docker("inspect_container", self.container_id)
+            except docker.errors.NotFound:
+                return status
+            if info["State"].get("OOMKilled"):
+                self.log.warning(
+                    "Server of %s was killed for exceeding its memory limit (%s); "
+                    "files in the home are kept; restart with a larger profile.",
+                    self.user.name,
+                    self.mem_limit,
+                )
+        return status

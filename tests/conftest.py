@@ -1,0 +1,129 @@
+"""Shared fixtures: a real Docker engine, the real user image, a real JupyterHub.
+
+The hub is started exactly as ``vre up`` starts it (vre_hub.launcher), with a temporary
+state folder and free loopback ports, so several test sessions can run side by side.
+In CI (``CI=true``) a missing engine fails the run instead of skipping it.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from vre_hub import accounts, engine, images, naming
+from vre_hub.client import HubClient
+from vre_hub.launcher import HubProcess
+from vre_hub.state import StateDir
+
+OUTPUT_DIR = Path(__file__).parent / "output"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def need(condition: bool, why: str):
+    """Skip (printing why) when a requirement is missing; fail instead in CI."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    try:
+        return engine.ensure_docker_engine(log=lambda m: print(f"[docker] {m}"))
+    except engine.EngineError as error:
+        need(False, f"no Docker engine: {error}")
+
+
+@pytest.fixture(scope="session")
+def user_image(docker_engine) -> str:
+    """The user image tag, built if missing or stale (same code as `vre images build`)."""
+    return images.build_user_image(log=lambda m: print(f"[image] {m}"))
+
+
+@pytest.fixture(scope="session")
+def proxy_command() -> str:
+    return engine.ensure_proxy(log=lambda m: print(f"[proxy] {m}"))
+
+
+@dataclass
+class Hub:
+    """A running hub for tests: its URL, admin client and the users a test made."""
+
+    process: HubProcess
+    client: HubClient
+    prefix: str
+    users: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def state_dir(self) -> Path:
+        return self.process.state.path
+
+    @property
+    def admin_token(self) -> str:
+        return self.process.state.admin_token
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs):
+        """A raw REST call (``path`` below /hub/api); never raises on HTTP errors."""
+        if token is None:
+            return self.client.request(method, path, check=False, **kwargs)
+        return HubClient(self.url, token).request(method, path, check=False, **kwargs)
+
+    def new_user(self, name: str | None = None, password: str | None = None, admin: bool = False):
+        """Create a user (unique name unless given) with a password; return (name, api token)."""
+        name = name or f"{self.prefix}-{secrets.token_hex(3)}"
+        self.client.ensure_user(name, admin=admin)
+        accounts.set_password(name, password or secrets.token_urlsafe(12), self.process.state.db_url)
+        self.users.append(name)
+        return name, self.client.token_for(name, note="tests")
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory, user_image, proxy_command):
+    state = StateDir(tmp_path_factory.mktemp("hub-state"))
+    process = HubProcess(
+        state,
+        port=free_port(),
+        api_port=free_port(),
+        proxy_api_port=free_port(),
+        env={
+            "VRE_PROXY_COMMAND": proxy_command,
+            "VRE_USER_IMAGE": user_image,
+            "VRE_CULL_TIMEOUT": "86400",
+        },
+    )
+    process.start()
+    hub = Hub(process, HubClient(process.url, state.admin_token), prefix=f"t{secrets.token_hex(2)}")
+    try:
+        yield hub
+    finally:
+        for name in hub.users:
+            try:
+                hub.client.stop_server(name, wait=30)
+            except Exception:
+                pass
+        process.stop()
+        for name in hub.users:
+            subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
+            subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
