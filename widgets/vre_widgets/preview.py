@@ -1,0 +1,138 @@
+"""Quick-look plots with hvplot, rendered to Bokeh and shown as an ipywidget.
+
+hvplot builds the plot; ``holoviews.render`` turns it into a Bokeh figure which
+``jupyter_bokeh.BokehModel`` shows inside ipywidgets layouts (a plain HoloViews
+object does not display inside an ipywidgets container) and keeps synced both ways,
+so Python callbacks such as a tap on the map keep working.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from . import cf
+from .messages import PreviewTooLarge
+
+MAX_PREVIEW_VALUES = 2_000_000
+"""Above this many values the quick-look refuses rather than ship megabytes to the browser."""
+
+
+def warm_up() -> None:
+    """Import the plotting stack in the background: the first preview is then quick."""
+    threading.Thread(target=_import_plotting, daemon=True, name="vre-hvplot-import").start()
+
+
+def _import_plotting():
+    import holoviews as hv
+    from hvplot import hvPlot
+
+    return hv, hvPlot
+
+
+@dataclass
+class Quicklook:
+    kind: str                    # gridded / station / profile / other
+    variable: str
+    figure: object               # bokeh figure
+    selection: dict = field(default_factory=dict)  # what was fixed to get a 2-D or 1-D view
+    xlabel: str = ""
+    ylabel: str = ""
+
+    def widget(self):
+        from jupyter_bokeh import BokehModel
+
+        return BokehModel(self.figure)
+
+
+def pick_variable(ds, variable: str | None = None) -> str:
+    names = cf.data_variables(ds)
+    if variable:
+        if variable not in ds.data_vars:
+            raise KeyError(f"no variable {variable!r} in this dataset; choose one of {names}")
+        return variable
+    if not names:
+        raise ValueError("this dataset has no numeric variable to plot")
+    return names[0]
+
+
+def reduce_for(da, keep: list[str], isel: dict | None = None):
+    """Fix every dimension not in ``keep`` at index ``isel[dim]`` (default 0)."""
+    isel = isel or {}
+    fixed = {}
+    for dim in list(da.dims):
+        if dim in keep:
+            continue
+        index = min(int(isel.get(dim, 0)), da.sizes[dim] - 1)
+        da = da.isel({dim: index})
+        fixed[dim] = _plain(da.coords[dim].values) if dim in da.coords else index
+    return da, fixed
+
+
+def _plain(value):
+    text = str(value)
+    return text[:19] if "T" in text else text  # numpy datetime64 -> 'YYYY-MM-DDTHH:MM:SS'
+
+
+def at_point(da, point, roles):
+    """The column of ``da`` nearest to ``point`` = (lon, lat), and where that really is."""
+    lon, lat = point
+    column = da.sel({roles["lon"]: lon, roles["lat"]: lat}, method="nearest")
+    return column, (float(column.coords[roles["lon"]]), float(column.coords[roles["lat"]]))
+
+
+def quicklook(ds, variable: str | None = None, *, feature_type: str | None = None,
+              kind: str | None = None, isel: dict | None = None, point=None,
+              max_values: int = MAX_PREVIEW_VALUES, width: int = 520, height: int = 300) -> Quicklook:
+    """Plot ``variable`` of ``ds`` the way its shape suggests: map, time series or profile.
+
+    ``kind`` forces the view; ``isel`` picks the index of the dimensions the view does not
+    show; ``point`` = (lon, lat) takes a time series or profile out of a gridded variable.
+    """
+    hv, hvPlot = _import_plotting()
+    name = pick_variable(ds, variable)
+    da = ds[name]
+    kind = kind or cf.kind(da, feature_type or ds.attrs.get("featureType"))
+    roles = cf.axes(da)
+    fixed_point = {}
+    if point is not None and kind != "gridded" and {"lat", "lon"} <= set(roles):
+        da, where = at_point(da, point, roles)
+        fixed_point = {"lon": f"{where[0]:.3g}", "lat": f"{where[1]:.3g}"}
+    needed = {"gridded": ("lat", "lon"), "profile": ("z",), "station": ("time",)}.get(kind, ())
+    if any(role not in roles or roles[role] not in da.dims for role in needed):
+        raise ValueError(f"{name} has no {'/'.join(needed)} dimension for a {kind} view")
+    keep = [roles[role] for role in needed] or [da.dims[-1]]
+    view, fixed = reduce_for(da, keep, isel)
+    fixed = {**fixed_point, **fixed}
+    if view.size > max_values:
+        raise PreviewTooLarge(
+            f"{name} has {view.size:,} values to draw, over the {max_values:,} limit; open the "
+            "dataset and plot a subset (e.g. ds[...].isel(...)[::10])")
+    view = view.load()
+    title = name + ("  (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")" if fixed else "")
+    value_label = cf.label(da)
+    opts = dict(width=width, height=height, title=title)
+    if kind == "gridded":
+        lon, lat = roles["lon"], roles["lat"]
+        xlabel, ylabel = cf.label(da.coords[lon]), cf.label(da.coords[lat])
+        plot = hvPlot(view).quadmesh(x=lon, y=lat, clabel=value_label, xlabel=xlabel,
+                                     ylabel=ylabel, cmap="viridis", **opts)
+    elif kind == "profile":
+        z = roles["z"]
+        xlabel, ylabel = value_label, cf.label(da.coords[z])
+        plot = hvPlot(view).line(x=name, y=z, xlabel=xlabel, ylabel=ylabel,
+                                 flip_yaxis=_positive_down(da.coords[z]), **opts)
+    else:
+        x = keep[0]
+        xlabel, ylabel = (cf.label(da.coords[x]) if x in da.coords else x), value_label
+        plot = hvPlot(view).line(x=x, y=name, xlabel=xlabel, ylabel=ylabel, **opts)
+    figure = hv.render(plot, backend="bokeh")
+    return Quicklook(kind, name, figure, fixed, xlabel, ylabel)
+
+
+def _positive_down(coord) -> bool:
+    positive = str(coord.attrs.get("positive", "")).lower()
+    if positive:
+        return positive == "down"
+    return str(coord.attrs.get("standard_name", coord.name)).lower() in {
+        "depth", "pres", "pressure", "sea_water_pressure"}
