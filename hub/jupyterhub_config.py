@@ -99,9 +99,24 @@ c.JupyterHub.load_roles.append(
 
 # --- jobs service (vre_jobs) ---------------------------------------------------------------
 # (section owned by the jobs service; see extensions/README.md)
+# Scheduled parameterised notebooks at /services/jobs/: runs jobs in containers of the user
+# image with the user's home volume. Its options: VRE_JOBS_PORT, VRE_JOBS_DB_URL, and any
+# JobsService trait in $VRE_STATE_DIR/vre_jobs_config.py.
+from vre_jobs.hubconfig import grant_user_access, service_config  # noqa: E402
+
+_jobs_service, _jobs_role = service_config(state_dir=state.path, image=c.VRESpawner.image)
+c.JupyterHub.services.append(_jobs_service)
+c.JupyterHub.load_roles.append(_jobs_role)
+grant_user_access(c.JupyterHub.load_roles)  # users' and servers' tokens may call it
 
 # --- workshops (vre_hub.workshop) ----------------------------------------------------------
 # (section owned by the workshop tooling; see hub/README.md)
+# Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the
+# workshop's group); the idle culler keeps workshop servers longer during class; servers are
+# refused to participants of an ended workshop. Roles load at start: restart after `create`.
+from vre_hub.workshop import hubconfig as workshop_hubconfig  # noqa: E402
+
+workshop_hubconfig.apply(c, state.path)
 
 # --- local overrides -----------------------------------------------------------------------
 # Files in $VRE_STATE_DIR/jupyterhub_config.d/*.py are loaded last (operator settings, SSO).

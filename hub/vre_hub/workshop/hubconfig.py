@@ -3,7 +3,9 @@
 * one ``load_roles`` entry per open workshop: the teacher's role scoped to the group
   (JupyterHub 5.5 creates roles only from config, at startup, so a new workshop's teacher
   role takes effect when the hub restarts; ``vre workshop create`` says so);
-* the idle culler service, if configured, gets the per-workshop timeout hook.
+* the idle culler service, if configured, gets the per-workshop timeout hook;
+* a pre-spawn hook refuses servers to participants of an ended workshop (their login is
+  disabled, but a browser session opened before ``end`` could otherwise start one).
 """
 
 from pathlib import Path
@@ -20,6 +22,19 @@ def workshop_roles(state_dir) -> list[dict]:
 
 def _is_culler(service: dict) -> bool:
     return any("jupyterhub_idle_culler" in str(part) for part in service.get("command") or [])
+
+
+def refuse_ended_workshops(state_dir):
+    """A ``Spawner.pre_spawn_hook`` refusing participants of ended workshops."""
+
+    def hook(spawner):
+        from tornado import web
+
+        for workshop in Registry(state_dir).all():
+            if workshop.ended and spawner.user.name in workshop.participants:
+                raise web.HTTPError(403, f"workshop {workshop.name} has ended; ask its teacher")
+
+    return hook
 
 
 def apply(c, state_dir=None) -> None:
@@ -40,3 +55,6 @@ def apply(c, state_dir=None) -> None:
                     command.append(f"--config={CULLER_CONFIG}")
                 service["command"] = command
                 service.setdefault("environment", {})["VRE_STATE_DIR"] = str(state_dir)
+
+    if "pre_spawn_hook" not in c.Spawner:
+        c.Spawner.pre_spawn_hook = refuse_ended_workshops(state_dir)

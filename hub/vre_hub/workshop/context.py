@@ -1,0 +1,60 @@
+"""Where a workshop command finds the hub, its database, Docker and the workshop records."""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import requests
+
+from ..state import StateDir
+from .errors import WorkshopError
+from .registry import Registry
+
+
+@dataclass
+class Context:
+    state: StateDir = field(default_factory=StateDir)
+    hub_url: str | None = None  # default: the running hub's URL from the state folder
+    image: str | None = None  # default: the spawner's user image
+    say: callable = print
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.path
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.state.path)
+
+    @property
+    def db_url(self) -> str:
+        return self.state.db_url
+
+    @cached_property
+    def hub(self):
+        from .hubapi import WorkshopHub
+
+        url = self.hub_url or self.state.hub_url
+        token_file = self.state.path / "admin_token"
+        if not token_file.exists():
+            raise WorkshopError(f"no admin token in {self.state.path}", "start the hub with `vre up` first")
+        hub = WorkshopHub(url, self.state.admin_token)
+        try:
+            hub.request("GET", "/", timeout=5)
+        except requests.RequestException:
+            raise WorkshopError(f"the hub does not answer at {url}", "start it with `vre up`") from None
+        return hub
+
+    @cached_property
+    def docker(self):
+        from . import homes
+
+        client = homes.docker_client()
+        homes.check_image(client, self.user_image)
+        return client
+
+    @cached_property
+    def user_image(self) -> str:
+        from . import homes
+
+        return self.image or homes.user_image()
