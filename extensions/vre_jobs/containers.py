@@ -1,0 +1,215 @@
+"""Job containers and the user's home volume, through the Docker SDK.
+
+Every call here blocks; the dispatcher runs them in worker threads. Containers are
+named and labelled after their job so that a restarted service finds them again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import tarfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+
+import docker
+import docker.errors
+import requests.exceptions
+
+HOME = "/home/jovyan"
+LABEL_JOB = "org.dataterra.vre.job-id"
+LABEL_USER = "org.dataterra.vre.job-user"
+LABEL_ROLE = "org.dataterra.vre.role"
+
+
+@dataclass
+class ContainerLimits:
+    mem_limit: str
+    cpu_limit: float
+    user: str
+    network_mode: str
+    pids_limit: int = 1024
+
+
+def _runjob_source() -> str:
+    return resources.files("vre_jobs").joinpath("runjob.py").read_text()
+
+
+class DockerBackend:
+    def __init__(self, image: str, limits: ContainerLimits, python: str = "python3", client=None):
+        self.image = image
+        self.limits = limits
+        self.python = python
+        self.client = client or docker.from_env(timeout=120)
+        self._runjob = _runjob_source()
+
+    # --- the user's home volume ------------------------------------------------
+
+    def volume_exists(self, volume: str) -> bool:
+        try:
+            self.client.volumes.get(volume)
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    def _scratch(self, volume: str | None, image: str | None = None):
+        """A created (never started) container that mounts the home volume.
+
+        ``docker cp`` works on such a container, so files go in and out of the
+        volume with the right paths without running anything.
+        """
+        volumes = {volume: {"bind": HOME, "mode": "rw"}} if volume else {}
+        return self.client.containers.create(
+            image or self.image,
+            entrypoint=["true"],
+            command=[],
+            volumes=volumes,
+            labels={LABEL_ROLE: "vre-jobs-scratch"},
+            network_mode="none",
+        )
+
+    def read_file(self, volume: str | None, path: str, max_bytes: int = 50_000_000) -> bytes | None:
+        """Content of ``path`` as the user container sees it, None if it is not a file."""
+        if volume and path.startswith(HOME + "/") and not self.volume_exists(volume):
+            return None
+        box = self._scratch(volume)
+        try:
+            try:
+                stream, stat = box.get_archive(path)
+            except docker.errors.NotFound:
+                return None
+            if stat.get("size", 0) > max_bytes:
+                return None
+            data = b"".join(stream)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                member = tar.next()
+                if member is None or not member.isfile():
+                    return None
+                return tar.extractfile(member).read()
+        finally:
+            box.remove(force=True)
+
+    def write_files(self, volume: str, folder: str, files: dict[str, bytes]) -> None:
+        """Put files into ``folder`` (below the home; created, owned by the user) in the home volume."""
+        uid, _, gid = self.limits.user.partition(":")
+        uid, gid = int(uid), int(gid or 100)
+        rel = posixpath.relpath(posixpath.join(HOME, folder), HOME)
+        if rel.startswith(".."):
+            raise ValueError(f"{folder} is outside {HOME}")
+        buf = io.BytesIO()
+        now = time.time()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            parts = [] if rel == "." else rel.split("/")
+            for i in range(len(parts)):
+                d = tarfile.TarInfo("/".join(parts[: i + 1]))
+                d.type, d.mode, d.uid, d.gid, d.mtime = tarfile.DIRTYPE, 0o755, uid, gid, now
+                tar.addfile(d)
+            for name, content in files.items():
+                info = tarfile.TarInfo(posixpath.normpath(posixpath.join(rel, name)))
+                info.size, info.mode, info.uid, info.gid, info.mtime = len(content), 0o644, uid, gid, now
+                tar.addfile(info, io.BytesIO(content))
+        box = self._scratch(volume)
+        try:
+            box.put_archive(HOME, buf.getvalue())
+        finally:
+            box.remove(force=True)
+
+    # --- job containers --------------------------------------------------------
+
+    @staticmethod
+    def container_name(job_id: str, attempt: int) -> str:
+        return f"vre-job-{job_id}-a{attempt}"
+
+    def start(self, job, volume: str, extra_env: dict | None = None) -> str:
+        """Create and start the container of one attempt of ``job``; returns its name."""
+        name = self.container_name(job.id, job.attempt)
+        spec = {
+            "job": job.id,
+            "attempt": job.attempt,
+            "notebook": job.notebook,
+            "parameters": job.parameters,
+            "kernel": job.kernel,
+            "output_dir": job.output_dir,
+        }
+        try:
+            old = self.client.containers.get(name)
+            old.remove(force=True)  # a leftover of a start interrupted by a restart
+        except docker.errors.NotFound:
+            pass
+        container = self.client.containers.create(
+            job.image or self.image,
+            # Our own entrypoint: the image's (which copies notebooks into the home
+            # before starting a server) is for interactive sessions, not jobs.
+            entrypoint=[self.python, "-c", self._runjob],
+            command=[json.dumps(spec)],
+            name=name,
+            user=self.limits.user,
+            working_dir=HOME,
+            environment={"HOME": HOME, "JUPYTERHUB_USER": job.owner, "VRE_JOB_ID": job.id, **(extra_env or {})},
+            volumes={volume: {"bind": HOME, "mode": "rw"}},
+            labels={LABEL_JOB: job.id, LABEL_USER: job.owner, LABEL_ROLE: "vre-jobs-run"},
+            network_mode=self.limits.network_mode,
+            mem_limit=self.limits.mem_limit,
+            memswap_limit=self.limits.mem_limit,  # no swap beyond the limit
+            nano_cpus=int(self.limits.cpu_limit * 1e9),
+            pids_limit=self.limits.pids_limit,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            init=True,  # reap the kernel's children
+        )
+        container.start()
+        return name
+
+    def status(self, name: str) -> tuple[str | None, int | None]:
+        """(docker state, exit code) of a container; (None, None) if it is gone."""
+        try:
+            c = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return None, None
+        st = c.attrs.get("State", {})
+        return st.get("Status"), st.get("ExitCode")
+
+    def oom_killed(self, name: str) -> bool:
+        try:
+            return bool(self.client.containers.get(name).attrs.get("State", {}).get("OOMKilled"))
+        except docker.errors.NotFound:
+            return False
+
+    def wait(self, name: str, timeout: float) -> int | None:
+        """Exit code, or None if still running after ``timeout`` seconds."""
+        try:
+            c = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
+        try:
+            return c.wait(timeout=max(timeout, 0.1))["StatusCode"]
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            return None
+
+    def kill(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).kill()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as e:
+            if "is not running" not in str(e):
+                raise
+
+    def logs(self, name: str, tail: int = 200) -> str:
+        try:
+            return self.client.containers.get(name).logs(tail=tail).decode("utf-8", "replace")
+        except docker.errors.NotFound:
+            return ""
+
+    def remove(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def job_containers(self) -> dict[str, str]:
+        """job id -> container name of every job container on this engine."""
+        found = self.client.containers.list(all=True, filters={"label": LABEL_JOB})
+        return {c.labels[LABEL_JOB]: c.name for c in found}

@@ -1,0 +1,494 @@
+"""The jobs service's engine: submissions, the queue, containers, schedules, restarts.
+
+One asyncio loop owns the database; blocking Docker calls run in worker threads.
+Each started job has a watcher task waiting on its container; the dispatch loop
+(woken on every change, else every ``tick`` seconds) fires due schedules and
+starts queued jobs within the global and per-user limits. A restarted service
+rebuilds the watchers from the database and the containers' labels, so no job is
+lost: queued ones stay queued, running ones are followed to their end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import func, select
+
+from . import db
+from .containers import DockerBackend
+from .cron import check_cron, next_runs
+from .db import Job, Schedule, utcnow
+from .parameters import (
+    SubmissionError,
+    expand_sweep,
+    inspect_notebook_bytes,
+    resolve_notebook_path,
+    resolve_output_root,
+    validate_parameters,
+)
+
+log = logging.getLogger("vre_jobs")
+_KERNEL_RE = re.compile(r"^[\w.+-]{1,100}$")
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(RuntimeError):
+    pass
+
+
+@dataclass
+class Limits:
+    max_concurrent: int = 2
+    max_per_user: int = 1
+    default_timeout: int = 3600
+    max_timeout: int = 24 * 3600
+    max_retries: int = 3
+    tick: float = 1.0
+    keep_containers: bool = False
+
+
+@dataclass
+class Prepared:
+    notebook: str
+    parameter_sets: list[dict]
+    kernel: str | None
+    timeout: int
+    output_root: str
+    retries: int
+
+
+class JobManager:
+    def __init__(
+        self,
+        sessions,
+        backend: DockerBackend,
+        volume_for: Callable[[str], str],
+        limits: Limits,
+        shipped_notebooks: str = "/opt/vre/notebooks",
+        clock: Callable[[], dt.datetime] = utcnow,
+    ):
+        self.sessions = sessions
+        self.backend = backend
+        self.volume_for = volume_for
+        self.limits = limits
+        self.shipped_notebooks = shipped_notebooks
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._watchers: dict[str, asyncio.Task] = {}
+        self._loop_task: asyncio.Task | None = None
+
+    # --- checking a submission -------------------------------------------------
+
+    def _prepare_sync(self, owner: str, body: dict) -> Prepared:
+        """Validate everything about a submission; blocking (reads the notebook)."""
+        if not isinstance(body, dict):
+            raise SubmissionError("the request body must be a JSON object")
+        unknown = set(body) - {"notebook", "parameters", "sweep", "kernel", "timeout", "output_dir", "retries", "cron"}
+        if unknown:
+            raise SubmissionError(f"unknown field(s) {', '.join(sorted(unknown))}; see the API documentation")
+        notebook = resolve_notebook_path(body.get("notebook", ""), self.shipped_notebooks)
+        kernel = body.get("kernel") or None
+        if kernel is not None and (not isinstance(kernel, str) or not _KERNEL_RE.match(kernel)):
+            raise SubmissionError(f"invalid kernel name {kernel!r}; give a kernelspec name such as python3")
+        timeout = body.get("timeout", self.limits.default_timeout)
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= self.limits.max_timeout:
+            raise SubmissionError(f"timeout must be a whole number of seconds between 1 and {self.limits.max_timeout}")
+        retries = body.get("retries", 0)
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= self.limits.max_retries:
+            raise SubmissionError(f"retries must be a whole number between 0 and {self.limits.max_retries}")
+        output_root = resolve_output_root(body.get("output_dir"))
+        sets = expand_sweep(body.get("parameters") or {}, body.get("sweep"))
+
+        display = body.get("notebook")
+        content = self.backend.read_file(self.volume_for(owner), notebook)
+        if content is None:
+            where = "the shipped notebooks" if notebook.startswith(self.shipped_notebooks) else "your home"
+            raise SubmissionError(f"notebook {display} not found in {where}; check the path (relative to your home)")
+        declared = inspect_notebook_bytes(content, display)
+        for values in sets:
+            validate_parameters(values, declared, display)
+        return Prepared(notebook, sets, kernel, timeout, output_root, retries)
+
+    async def inspect(self, owner: str, path: str) -> dict:
+        """The parameters a notebook declares (for the web form)."""
+
+        def _inspect():
+            notebook = resolve_notebook_path(path, self.shipped_notebooks)
+            content = self.backend.read_file(self.volume_for(owner), notebook)
+            if content is None:
+                raise SubmissionError(f"notebook {path} not found; check the path (relative to your home)")
+            return notebook, inspect_notebook_bytes(content, path)
+
+        notebook, declared = await asyncio.to_thread(_inspect)
+        from .parameters import parameter_type
+
+        return {
+            "notebook": notebook,
+            "parameters": {
+                name: {"type": parameter_type(p), "default": p.get("default"), "help": p.get("help", "")}
+                for name, p in declared.items()
+            },
+        }
+
+    # --- jobs --------------------------------------------------------------------
+
+    def _new_jobs(self, session, owner: str, prep: Prepared, schedule_id: str | None = None) -> list[Job]:
+        submission = db.new_id("u")
+        jobs = []
+        for values in prep.parameter_sets:
+            job_id = db.new_id("j")
+            job = Job(
+                id=job_id,
+                owner=owner,
+                notebook=prep.notebook,
+                kernel=prep.kernel,
+                parameters=values,
+                timeout=prep.timeout,
+                output_dir=posixpath.join(prep.output_root, job_id),
+                retries=prep.retries,
+                submission=submission,
+                schedule_id=schedule_id,
+                image=self.backend.image,
+                created=self.clock(),
+            )
+            session.add(job)
+            jobs.append(job)
+        return jobs
+
+    async def submit(self, owner: str, body: dict) -> list[dict]:
+        if isinstance(body, dict) and "cron" in body:
+            raise SubmissionError("a body with 'cron' is a schedule; POST it to api/schedules")
+        prep = await asyncio.to_thread(self._prepare_sync, owner, body)
+        with self.sessions() as session:
+            jobs = self._new_jobs(session, owner, prep)
+            session.commit()
+            result = [j.to_dict() for j in jobs]
+        log.info("%s submitted %d job(s) of %s", owner, len(result), prep.notebook)
+        self._wake.set()
+        return result
+
+    def list_jobs(self, owner: str | None, state: str | None = None, limit: int = 200) -> list[dict]:
+        with self.sessions() as session:
+            q = select(Job).order_by(Job.created.desc()).limit(limit)
+            if owner is not None:
+                q = q.where(Job.owner == owner)
+            if state:
+                q = q.where(Job.state == state)
+            return [j.to_dict() for j in session.scalars(q)]
+
+    def get_job(self, job_id: str) -> dict:
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise NotFound(job_id)
+            return job.to_dict()
+
+    async def cancel(self, job_id: str) -> dict:
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise NotFound(job_id)
+            if job.state in db.FINAL_STATES:
+                raise Conflict(f"job {job_id} is already {job.state}; nothing to cancel")
+            job.cancel_requested = True
+            if job.state == db.QUEUED:
+                job.state, job.finished, job.error = db.CANCELLED, self.clock(), "cancelled before it started"
+            session.commit()
+            container, state = job.container, job.state
+        if state in db.ACTIVE_STATES and container:
+            await asyncio.to_thread(self.backend.kill, container)  # the watcher records it
+        return self.get_job(job_id)
+
+    def read_result(self, job: dict, name: str) -> bytes | None:
+        """A file of a job's results folder (blocking)."""
+        if name not in ("notebook.ipynb", "notebook.html", "parameters.json", "job.log", "status.json", "container.log"):
+            return None
+        return self.backend.read_file(self.volume_for(job["owner"]), posixpath.join(job["output_dir"], name))
+
+    # --- schedules ---------------------------------------------------------------
+
+    def _upcoming(self, s: Schedule, count: int = 3) -> list[dt.datetime]:
+        return [] if s.paused else next_runs(s.cron, self.clock(), count)
+
+    async def create_schedule(self, owner: str, body: dict) -> dict:
+        cron = check_cron(body.get("cron", "") if isinstance(body, dict) else "")
+        job_body = {k: v for k, v in body.items() if k != "cron"}
+        prep = await asyncio.to_thread(self._prepare_sync, owner, job_body)
+        with self.sessions() as session:
+            s = Schedule(
+                owner=owner,
+                cron=cron,
+                notebook=prep.notebook,
+                kernel=prep.kernel,
+                parameter_sets=prep.parameter_sets,
+                timeout=prep.timeout,
+                output_root=prep.output_root,
+                retries=prep.retries,
+                next_run=next_runs(cron, self.clock())[0],
+                created=self.clock(),
+            )
+            session.add(s)
+            session.commit()
+            log.info("%s scheduled %s at %r", owner, prep.notebook, cron)
+            return s.to_dict(self._upcoming(s))
+
+    def list_schedules(self, owner: str | None) -> list[dict]:
+        with self.sessions() as session:
+            q = select(Schedule).order_by(Schedule.created.desc())
+            if owner is not None:
+                q = q.where(Schedule.owner == owner)
+            return [s.to_dict(self._upcoming(s)) for s in session.scalars(q)]
+
+    def get_schedule(self, schedule_id: str) -> dict:
+        with self.sessions() as session:
+            s = session.get(Schedule, schedule_id)
+            if s is None:
+                raise NotFound(schedule_id)
+            return s.to_dict(self._upcoming(s))
+
+    def set_paused(self, schedule_id: str, paused: bool) -> dict:
+        with self.sessions() as session:
+            s = session.get(Schedule, schedule_id)
+            if s is None:
+                raise NotFound(schedule_id)
+            s.paused = paused
+            if not paused:
+                # Resume from now: runs missed while paused are not made up.
+                s.next_run = next_runs(s.cron, self.clock())[0]
+            session.commit()
+            return s.to_dict(self._upcoming(s))
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        with self.sessions() as session:
+            s = session.get(Schedule, schedule_id)
+            if s is None:
+                raise NotFound(schedule_id)
+            session.delete(s)  # its past jobs stay in the history
+            session.commit()
+
+    def _fire_due_schedules(self, session) -> int:
+        now = self.clock()
+        fired = 0
+        due = session.scalars(select(Schedule).where(Schedule.paused.is_(False), Schedule.next_run <= now))
+        for s in due:
+            prep = Prepared(s.notebook, s.parameter_sets, s.kernel, s.timeout, s.output_root, s.retries)
+            self._new_jobs(session, s.owner, prep, schedule_id=s.id)
+            # Fire once even if several times were missed (e.g. the service was down).
+            s.last_run, s.runs, s.next_run = now, s.runs + 1, next_runs(s.cron, now)[0]
+            fired += 1
+            log.info("schedule %s of %s fired (%d job(s))", s.id, s.owner, len(s.parameter_sets))
+        return fired
+
+    # --- dispatching ---------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self.reconcile()
+        self._loop_task = asyncio.create_task(self._dispatch_loop())
+
+    async def stop(self) -> None:
+        """Stop following jobs; their containers keep running for the next start."""
+        tasks = [self._loop_task, *self._watchers.values()]
+        for t in tasks:
+            if t:
+                t.cancel()
+        await asyncio.gather(*(t for t in tasks if t), return_exceptions=True)
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed; retrying at the next tick")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.limits.tick)
+            except asyncio.TimeoutError:
+                pass
+
+    def dispatch_once(self) -> list[str]:
+        """Fire due schedules, then claim queued jobs that fit in the limits."""
+        started = []
+        with self.sessions() as session:
+            if self._fire_due_schedules(session):
+                session.commit()
+            active = dict(
+                session.execute(
+                    select(Job.owner, func.count()).where(Job.state.in_(db.ACTIVE_STATES)).group_by(Job.owner)
+                ).all()
+            )
+            total = sum(active.values())
+            if total >= self.limits.max_concurrent:
+                return started
+            queued = session.scalars(select(Job).where(Job.state == db.QUEUED).order_by(Job.created, Job.id))
+            for job in queued:
+                if total >= self.limits.max_concurrent:
+                    break
+                if active.get(job.owner, 0) >= self.limits.max_per_user:
+                    continue
+                job.state = db.STARTING
+                job.container = self.backend.container_name(job.id, job.attempt)
+                job.started, job.finished = self.clock(), None
+                active[job.owner] = active.get(job.owner, 0) + 1
+                total += 1
+                started.append(job.id)
+            session.commit()
+        for job_id in started:
+            self._follow(job_id, self._launch(job_id))
+        return started
+
+    def _follow(self, job_id: str, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._watchers[job_id] = task
+        task.add_done_callback(lambda t, j=job_id: self._watchers.pop(j, None))
+
+    async def _launch(self, job_id: str) -> None:
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            volume = self.volume_for(job.owner)
+        try:
+            await asyncio.to_thread(self.backend.start, job, volume)
+        except Exception as e:
+            log.exception("could not start job %s", job_id)
+            await self._finish(job_id, None, error=f"could not start the job container: {e}")
+            return
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            job.state = db.RUNNING
+            cancel = job.cancel_requested
+            session.commit()
+        if cancel:  # cancelled while its container was being created
+            await asyncio.to_thread(self.backend.kill, job.container)
+        log.info("job %s of %s running in %s", job_id, job.owner, job.container)
+        await self._watch(job_id)
+
+    async def _watch(self, job_id: str) -> None:
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            name, deadline = job.container, job.started + dt.timedelta(seconds=job.timeout)
+        timed_out = False
+        while True:
+            remaining = (deadline - self.clock()).total_seconds()
+            if remaining <= 0:
+                log.info("job %s over its timeout: killing %s", job_id, name)
+                await asyncio.to_thread(self.backend.kill, name)
+                timed_out = True
+                code = await asyncio.to_thread(self.backend.wait, name, 30)
+                break
+            # Wait in slices so a vanished container is noticed.
+            code = await asyncio.to_thread(self.backend.wait, name, min(remaining, 30))
+            if code is not None:
+                break
+            status, code = await asyncio.to_thread(self.backend.status, name)
+            if status is None:
+                await self._finish(job_id, None, error="its container disappeared (removed outside the service)")
+                return
+            if status == "exited":
+                break
+        await self._finish(job_id, code, timed_out=timed_out)
+
+    async def _finish(self, job_id: str, code: int | None, timed_out: bool = False, error: str | None = None) -> None:
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            volume, name, output_dir = self.volume_for(job.owner), job.container, job.output_dir
+        report = await asyncio.to_thread(self._collect, volume, name, output_dir)
+        now = self.clock()
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            job.finished, job.exit_code = now, code
+            job.error_cell = job.error_name = None
+            if job.cancel_requested:
+                job.state, job.error = db.CANCELLED, "cancelled by request"
+            elif timed_out:
+                job.state, job.error = db.TIMEOUT, f"killed after its timeout of {job.timeout} s"
+            elif error:
+                job.state, job.error = db.FAILED, error
+            elif code == 0 and report.get("state") == db.COMPLETED:
+                job.state, job.error = db.COMPLETED, None
+            else:
+                job.state = db.FAILED
+                job.error = report.get("error") or report.get("reason") or f"job container exited with code {code}"
+                job.error_cell, job.error_name = report.get("error_cell"), report.get("error_name")
+            retry = job.state in (db.FAILED, db.TIMEOUT) and job.attempt <= job.retries
+            record = job.to_dict()
+            record["runner"] = {k: report.get(k) for k in ("execution_seconds", "execution_count") if k in report}
+            if retry:
+                log.info("job %s attempt %d %s; retrying", job_id, job.attempt, job.state)
+                job.error = f"attempt {job.attempt} {job.state}: {job.error}"
+                job.attempt += 1
+                job.state, job.container, job.cancel_requested = db.QUEUED, None, False
+            session.commit()
+        log.info("job %s %s%s", job_id, record["state"], f": {record['error']}" if record["error"] else "")
+        await asyncio.to_thread(self._record, volume, name, output_dir, record, report)
+        self._wake.set()
+
+    def _collect(self, volume: str, name: str | None, output_dir: str) -> dict:
+        """What the runner wrote in status.json, plus why the container stopped."""
+        report = {}
+        content = self.backend.read_file(volume, posixpath.join(output_dir, "status.json"))
+        if content:
+            try:
+                report = json.loads(content)
+            except ValueError:
+                pass
+        if name:
+            oom = self.backend.oom_killed(name)
+            if oom:
+                report["reason"] = f"out of memory: the notebook used more than the limit of {self.backend.limits.mem_limit}"
+        return report
+
+    def _record(self, volume: str, name: str | None, output_dir: str, record: dict, report: dict) -> None:
+        """Final status.json (and the container's log when the runner did not finish)."""
+        files = {"status.json": json.dumps({**report, **record}, indent=2).encode()}
+        if name and report.get("state") in (None, "running"):
+            files["container.log"] = self.backend.logs(name).encode()
+        try:
+            self.backend.write_files(volume, output_dir, files)
+        except Exception:
+            log.exception("could not write the status of %s into the user's home", record["id"])
+        if name and not self.limits.keep_containers:
+            self.backend.remove(name)
+
+    async def reconcile(self) -> None:
+        """After a (re)start: follow running jobs again, requeue those never started."""
+        containers = await asyncio.to_thread(self.backend.job_containers)
+        with self.sessions() as session:
+            active = list(session.scalars(select(Job).where(Job.state.in_(db.ACTIVE_STATES))))
+            follow, requeued = [], []
+            for job in active:
+                status = None
+                if job.container:
+                    status, _ = await asyncio.to_thread(self.backend.status, job.container)
+                if status is None and job.state == db.STARTING:
+                    job.state, job.container, job.started = db.QUEUED, None, None
+                    requeued.append(job.id)
+                else:
+                    job.state = db.RUNNING if status else job.state
+                    follow.append((job.id, status is None))
+            final = {
+                j.id
+                for j in session.scalars(select(Job).where(Job.id.in_(list(containers)), Job.state.in_(db.FINAL_STATES)))
+            }
+            session.commit()
+        for job_id, gone in follow:
+            if gone:
+                self._follow(job_id, self._finish(job_id, None, error="its container disappeared while the service was down"))
+            else:
+                self._follow(job_id, self._watch(job_id))
+        # Containers of jobs already recorded as finished: the service stopped before removing them.
+        if not self.limits.keep_containers:
+            for job_id in final:
+                await asyncio.to_thread(self.backend.remove, containers[job_id])
+        log.info("reconciled: following %d job(s), requeued %d", len(follow), len(requeued))
