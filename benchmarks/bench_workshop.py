@@ -1,0 +1,165 @@
+"""Workshop benchmark: prewarm N servers, then N participants log in at once.
+
+Runs a real hub (project config, temporary state folder, loopback ports), the real user
+image and Docker. Prints:
+
+* create and prewarm wall times (prewarm at a bounded rate, as `vre workshop prewarm`);
+* per participant, all starting at the same instant: time of the hub login form POST
+  (password check), and the time from a successful login to JupyterLab answering
+  (``/user/<name>/lab`` -> OAuth round trip -> 200 with the JupyterLab page); p50/p95/max
+  and the ratio of p95 to the 1 s target;
+* end (archive of every home, then removal) wall time.
+
+    .venv/bin/python benchmarks/bench_workshop.py            # 30 participants
+    .venv/bin/python benchmarks/bench_workshop.py --seats 5  # quicker
+"""
+
+import argparse
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from vre_hub import engine, images
+from vre_hub.launcher import HubProcess
+from vre_hub.state import REPO_ROOT, StateDir
+from vre_hub.workshop import cli
+from vre_hub.workshop.registry import Registry
+from vre_hub.workshop.roster import read_roster
+
+TARGET_P95 = 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def login_and_open_lab(url: str, user: str, password: str, barrier: threading.Barrier) -> dict:
+    session = requests.Session()
+    session.get(f"{url}/hub/login", timeout=30)
+    xsrf = session.cookies.get("_xsrf")
+    barrier.wait()
+    began = time.perf_counter()
+    response = session.post(
+        f"{url}/hub/login",
+        data={"username": user, "password": password, "_xsrf": xsrf},
+        allow_redirects=False,
+        timeout=120,
+    )
+    logged_in = time.perf_counter()
+    if response.status_code != 302:
+        return {"user": user, "ok": False, "error": f"login answered {response.status_code}"}
+    lab = session.get(f"{url}/user/{user}/lab", timeout=120)  # follows the OAuth redirects
+    done = time.perf_counter()
+    ok = lab.status_code == 200 and "JupyterLab" in lab.text
+    return {
+        "user": user,
+        "ok": ok,
+        "login": logged_in - began,
+        "lab": done - logged_in,
+        "total": done - began,
+        "error": "" if ok else f"lab answered {lab.status_code} at {lab.url}",
+    }
+
+
+def summary(label: str, values: list[float]) -> str:
+    return (
+        f"{label:<28} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
+        f"max {max(values):6.2f} s"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seats", type=int, default=30, help="participants (default 30)")
+    parser.add_argument("--concurrency", type=int, default=4, help="prewarm spawns in flight (default 4)")
+    parser.add_argument("--rate", type=float, default=2.0, help="prewarm new spawns per second (default 2)")
+    args = parser.parse_args(argv)
+
+    image = images.user_image_tag()
+    if not images.image_exists(image):
+        print(f"error: user image {image} is missing; build it with `vre images build`", file=sys.stderr)
+        return 1
+    proxy = engine.ensure_proxy(log=lambda m: None)
+    with tempfile.TemporaryDirectory(prefix="vre-bench-workshop-") as tmp:
+        state = StateDir(Path(tmp) / "state")
+        hub = HubProcess(
+            state,
+            port=free_port(),
+            api_port=free_port(),
+            proxy_api_port=free_port(),
+            env={"VRE_PROXY_COMMAND": proxy, "VRE_USER_IMAGE": image, "VRE_CULL_TIMEOUT": "86400"},
+        )
+        hub.start()
+        name = f"bench{secrets.token_hex(2)}"
+        vre = lambda *a: cli.main(["--state-dir", str(state.path), "--hub-url", hub.url, "--image", image, *a])  # noqa: E731
+        try:
+            began = time.perf_counter()
+            if vre("create", name, "--seats", str(args.seats), "--notebooks", str(REPO_ROOT / "notebooks")) != 0:
+                return 1
+            create_wall = time.perf_counter() - began
+
+            began = time.perf_counter()
+            code = vre("prewarm", name, "--concurrency", str(args.concurrency), "--rate", str(args.rate))
+            prewarm_wall = time.perf_counter() - began
+            if code != 0:
+                return 1
+
+            roster = read_roster(Registry(state.path).roster_file(name))
+            participants = [(r["username"], r["password"]) for r in roster if r["role"] == "participant"]
+            barrier = threading.Barrier(len(participants))
+            results = [None] * len(participants)
+
+            def run(i, user, password):
+                results[i] = login_and_open_lab(hub.url, user, password, barrier)
+
+            threads = [threading.Thread(target=run, args=(i, u, p)) for i, (u, p) in enumerate(participants)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+            began = time.perf_counter()
+            vre("end", name, "--remove")
+            end_wall = time.perf_counter() - began
+        finally:
+            hub.stop()
+
+    ok = [r for r in results if r and r["ok"]]
+    print()
+    print(f"workshop benchmark: {args.seats} participants, user image {image}, 2-core host")
+    print(f"create (accounts, group, roster, notebooks into homes): {create_wall:6.1f} s")
+    print(
+        f"prewarm wall time ({args.concurrency} in flight, <= {args.rate:g}/s): {prewarm_wall:6.1f} s "
+        f"({prewarm_wall / args.seats:.2f} s per server)"
+    )
+    print(f"simultaneous logins succeeded: {len(ok)} / {len(results)}")
+    for r in results:
+        if r and not r["ok"]:
+            print(f"  {r['user']}: {r['error']}")
+    if ok:
+        print(summary("login POST (password check)", [r["login"] for r in ok]))
+        print(summary("login -> JupyterLab answers", [r["lab"] for r in ok]))
+        print(summary("total (POST -> JupyterLab)", [r["total"] for r in ok]))
+        p95_lab = percentile([r["lab"] for r in ok], 95)
+        p95_total = percentile([r["total"] for r in ok], 95)
+        print(f"ratio p95 / {TARGET_P95:.0f} s target: login->lab {p95_lab / TARGET_P95:.2f}, total {p95_total / TARGET_P95:.2f}")
+    print(f"end (stop, archive {args.seats} homes, remove): {end_wall:6.1f} s")
+    return 0 if len(ok) == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

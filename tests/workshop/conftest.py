@@ -1,0 +1,98 @@
+"""A hub of our own for the workshop tests: they restart it (teacher roles load at start).
+
+Started like the shared ``hub`` fixture (vre_hub.launcher, project config, temporary state
+folder, free loopback ports); everything a test makes carries the prefix ``ws<hex>`` so the
+clean-up removes our containers and volumes only.
+"""
+
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from vre_hub.client import HubClient
+from vre_hub.launcher import HubProcess
+from vre_hub.naming import escape_name
+from vre_hub.state import StateDir
+from vre_hub.workshop import cli
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class WorkshopHub:
+    process: HubProcess
+    image: str
+    prefix: str
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def state_dir(self) -> Path:
+        return self.process.state.path
+
+    @property
+    def client(self) -> HubClient:
+        return HubClient(self.url, self.process.state.admin_token)
+
+    def vre(self, *argv: str) -> int:
+        """Run ``vre workshop ...`` against this hub, in-process."""
+        return cli.main(["--state-dir", str(self.state_dir), "--hub-url", self.url, "--image", self.image, *argv])
+
+    def restart(self) -> None:
+        self.process.stop()
+        self.process.start()
+
+    def api(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
+        return HubClient(self.url, token or self.process.state.admin_token).request(method, path, check=False, **kw)
+
+    def server_get(self, user: str, path: str, token: str) -> requests.Response:
+        """A request to ``user``'s single-user server through the proxy, with ``token``."""
+        return requests.get(
+            f"{self.url}/user/{user}/{path}", headers={"Authorization": f"token {token}"}, timeout=30, allow_redirects=False
+        )
+
+    def names(self, kind: str) -> list[str]:
+        """Our Docker containers or volumes (by name prefix)."""
+        prefix = f"vre-{'user' if kind == 'container' else 'home'}-{escape_name(self.prefix)}"
+        command = ["docker", "ps", "-a", "--format", "{{.Names}}"] if kind == "container" else ["docker", "volume", "ls", "-q"]
+        out = subprocess.run(command, capture_output=True, text=True).stdout.split()
+        return [n for n in out if n.startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def ws_hub(tmp_path_factory, user_image, proxy_command):
+    state = StateDir(tmp_path_factory.mktemp("workshop-state"))
+    process = HubProcess(
+        state,
+        port=free_port(),
+        api_port=free_port(),
+        proxy_api_port=free_port(),
+        env={"VRE_PROXY_COMMAND": proxy_command, "VRE_USER_IMAGE": user_image, "VRE_CULL_TIMEOUT": "86400"},
+    )
+    process.start()
+    hub = WorkshopHub(process, user_image, prefix=f"ws{secrets.token_hex(2)}")
+    try:
+        yield hub
+    finally:
+        try:
+            for user in hub.client.get("/users"):
+                if user["name"].startswith(hub.prefix) and user.get("servers"):
+                    hub.client.stop_server(user["name"], wait=30)
+        except Exception:
+            pass
+        process.stop()
+        for name in hub.names("container"):
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        for name in hub.names("volume"):
+            subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True)

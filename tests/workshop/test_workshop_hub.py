@@ -1,0 +1,224 @@
+"""A workshop run end to end against the real hub, the real user image and Docker volumes.
+
+One workshop of 2 seats goes through create -> (hub restart: roles load at start) ->
+prewarm -> teacher and participant permissions -> status -> edit + second distribution ->
+collect -> end. The tests run in file order and share that workshop.
+"""
+
+import io
+import json
+import stat
+import tarfile
+
+import pytest
+
+from vre_hub.workshop import homes
+from vre_hub.workshop.registry import Registry
+from vre_hub.workshop.roster import read_roster
+
+pytestmark = [pytest.mark.docker]
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Ecological niche: intro"]}],
+    "metadata": {},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("material")
+    (folder / "01-intro.ipynb").write_text(json.dumps(NOTEBOOK))
+    (folder / "data").mkdir()
+    (folder / "data" / "stations.csv").write_text("station,lat,lon\nA,43.3,5.4\n")  # synthetic
+    return folder
+
+
+@pytest.fixture(scope="module")
+def workshop(ws_hub, material):
+    name = f"{ws_hub.prefix}-class"
+    code = ws_hub.vre("create", name, "--seats", "2", "--notebooks", str(material), "--expires", "2099-01-01")
+    assert code == 0
+    ws_hub.restart()  # JupyterHub creates roles from config at start only
+    return Registry(ws_hub.state_dir).load(name)
+
+
+@pytest.fixture(scope="module")
+def tokens(ws_hub, workshop):
+    """API tokens (default 'inherit' scopes) of the teacher and both participants."""
+    client = ws_hub.client
+    return {user: client.token_for(user, note="workshop tests") for user in [workshop.teacher, *workshop.participants]}
+
+
+@pytest.fixture(scope="module")
+def outsider(ws_hub):
+    """A hub user outside the workshop, with a running server."""
+    name = f"{ws_hub.prefix}-outsider"
+    ws_hub.client.ensure_user(name)
+    ws_hub.client.start_server(name, wait=120)
+    return name
+
+
+def test_create_made_accounts_group_roster_and_role(ws_hub, workshop):
+    group = ws_hub.api("GET", f"/groups/{workshop.name}").json()
+    assert sorted(group["users"]) == sorted(workshop.participants) and len(workshop.participants) == 2
+    roster = Registry(ws_hub.state_dir).roster_file(workshop.name)
+    assert stat.S_IMODE(roster.stat().st_mode) == 0o600
+    rows = read_roster(roster)
+    assert {r["username"] for r in rows} == {workshop.teacher, *workshop.participants}
+    assert len({r["password"] for r in rows}) == 3  # one password each
+    teacher = ws_hub.api("GET", f"/users/{workshop.teacher}").json()
+    assert workshop.teacher_role in teacher["roles"]
+
+
+def _login(ws_hub, username, password):
+    """Log in through the hub's login form; the session if it worked, else None."""
+    import requests
+
+    session = requests.Session()
+    session.get(f"{ws_hub.url}/hub/login", timeout=10)
+    response = session.post(
+        f"{ws_hub.url}/hub/login",
+        data={"username": username, "password": password, "_xsrf": session.cookies.get("_xsrf")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    return session if response.status_code == 302 else None
+
+
+def _roster(ws_hub, workshop) -> dict:
+    rows = read_roster(Registry(ws_hub.state_dir).roster_file(workshop.name))
+    return {r["username"]: r["password"] for r in rows}
+
+
+def test_participant_can_log_in_with_roster_password(ws_hub, workshop):
+    user = workshop.participants[0]
+    session = _login(ws_hub, user, _roster(ws_hub, workshop)[user])
+    assert session is not None
+    assert session.get(f"{ws_hub.url}/hub/api/user", timeout=10).json()["name"] == user
+    assert _login(ws_hub, user, "wrong-password-123") is None
+
+
+def test_notebooks_in_every_home(ws_hub, workshop):
+    client = homes.docker_client()
+    for user in workshop.participants:
+        files = _home_files(client, ws_hub.image, user)
+        assert files[f"workshops/{workshop.name}/01-intro.ipynb"]["uid"] == 1000
+        assert f"workshops/{workshop.name}/data/stations.csv" in files
+
+
+def test_prewarm_starts_every_server(ws_hub, workshop):
+    assert ws_hub.vre("prewarm", workshop.name, "--concurrency", "2", "--rate", "5") == 0
+    for user in workshop.participants:
+        assert ws_hub.api("GET", f"/users/{user}").json()["servers"][""]["ready"]
+
+
+def test_teacher_can_start_and_access_member_server(ws_hub, workshop, tokens):
+    member, teacher_token = workshop.participants[0], tokens[workshop.teacher]
+    # stop it as admin, start it as the teacher
+    ws_hub.client.stop_server(member)
+    response = ws_hub.api("POST", f"/users/{member}/server", token=teacher_token)
+    assert response.status_code in (201, 202), response.text
+    ws_hub.client.wait_server(member, ready=True, timeout=120)
+    status = ws_hub.server_get(member, "api/status", teacher_token)
+    assert status.status_code == 200, status.text[:200]
+    contents = ws_hub.server_get(member, f"api/contents/workshops/{workshop.name}", teacher_token)
+    assert "01-intro.ipynb" in [item["name"] for item in contents.json()["content"]]
+
+
+def test_teacher_is_refused_outside_the_group(ws_hub, workshop, tokens, outsider):
+    teacher_token = tokens[workshop.teacher]
+    assert ws_hub.api("POST", f"/users/{outsider}/server", token=teacher_token).status_code == 403
+    assert ws_hub.api("DELETE", f"/users/{outsider}/server", token=teacher_token).status_code == 403
+    assert ws_hub.server_get(outsider, "api/status", teacher_token).status_code == 403
+
+
+def test_participant_cannot_reach_another_participant(ws_hub, workshop, tokens):
+    first, second = workshop.participants
+    assert ws_hub.server_get(second, "api/status", tokens[first]).status_code == 403
+    assert ws_hub.api("POST", f"/users/{second}/server", token=tokens[first]).status_code == 403
+    assert ws_hub.server_get(first, "api/status", tokens[first]).status_code == 200  # own server works
+
+
+def test_status_lists_every_member(ws_hub, workshop, capsys):
+    assert ws_hub.vre("status", workshop.name) == 0
+    out = capsys.readouterr().out
+    for user in workshop.participants:
+        line = next(line for line in out.splitlines() if line.strip().startswith(user))
+        assert "running" in line
+
+
+def test_edit_survives_second_distribution(ws_hub, workshop, tokens, material):
+    first = workshop.participants[0]
+    path = f"api/contents/workshops/{workshop.name}/01-intro.ipynb"
+    edited = json.loads(json.dumps(NOTEBOOK))
+    edited["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ["my answer: 42"]})
+    import requests
+
+    put = requests.put(
+        f"{ws_hub.url}/user/{first}/{path}",
+        headers={"Authorization": f"token {tokens[first]}"},
+        json={"type": "notebook", "content": edited},
+        timeout=30,
+    )
+    assert put.status_code in (200, 201), put.text[:200]
+    (material / "02-niche-model.ipynb").write_text(json.dumps(NOTEBOOK))
+    (material / "01-intro.ipynb").write_text(json.dumps({**NOTEBOOK, "metadata": {"v": 2}}))  # teacher's update
+
+    assert ws_hub.vre("distribute", workshop.name) == 0
+
+    back = ws_hub.server_get(first, path, tokens[first]).json()
+    assert back["content"]["cells"][-1]["source"] == "my answer: 42"  # the participant's edit is kept
+    for user in workshop.participants:
+        listing = ws_hub.server_get(user, f"api/contents/workshops/{workshop.name}", tokens[user]).json()
+        assert {"01-intro.ipynb", "02-niche-model.ipynb"} <= {i["name"] for i in listing["content"]}
+
+
+def test_collect_into_teacher_home(ws_hub, workshop):
+    assert ws_hub.vre("collect", workshop.name) == 0
+    files = _home_files(homes.docker_client(), ws_hub.image, workshop.teacher)
+    collected = [p for p in files if p.startswith(f"collected/{workshop.name}/")]
+    for user in workshop.participants:
+        assert any(p.endswith(f"/{user}/workshops/{workshop.name}/01-intro.ipynb") for p in collected), collected
+    assert not any(p.endswith(".csv") for p in collected)  # notebooks only
+    assert all(files[p]["uid"] == 1000 for p in collected)
+
+
+def test_end_archives_then_disables(ws_hub, workshop, tmp_path):
+    archive = tmp_path / "class.tar.gz"
+    assert ws_hub.vre("end", workshop.name, "--archive", str(archive)) == 0
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        first = workshop.participants[0]
+        edited = json.load(tar.extractfile(f"{first}/workshops/{workshop.name}/01-intro.ipynb"))
+    for user in workshop.participants:
+        assert f"{user}/workshops/{workshop.name}/02-niche-model.ipynb" in names
+    assert edited["cells"][-1]["source"] == ["my answer: 42"]
+    for user in workshop.participants:
+        assert ws_hub.api("GET", f"/users/{user}").json()["servers"] == {}
+        # disabled, not removed (expiry is in the future): the account stays, login does not
+        assert ws_hub.api("GET", f"/users/{user}").status_code == 200
+        assert _login(ws_hub, user, _roster(ws_hub, workshop)[user]) is None
+        assert ws_hub.api("POST", f"/users/{user}/server").status_code == 403  # spawn guard for ended workshops
+    assert Registry(ws_hub.state_dir).load(workshop.name).ended
+
+
+def test_end_remove_deletes_accounts_and_homes(ws_hub, workshop):
+    assert ws_hub.vre("end", workshop.name, "--remove") == 0
+    for user in workshop.participants:
+        assert ws_hub.api("GET", f"/users/{user}").status_code == 404
+        assert not homes.volume_exists(homes.docker_client(), user)
+    assert ws_hub.api("GET", f"/groups/{workshop.name}").status_code == 404
+    archives = list(Registry(ws_hub.state_dir).folder(workshop.name).glob("*.tar.gz"))
+    assert archives  # the second `end` archived again before removing anything
+
+
+def _home_files(client, image, user) -> dict:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        homes.copy_home(client, image, user, tar, "")
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as tar:
+        return {m.name.lstrip("/"): {"uid": m.uid} for m in tar.getmembers() if m.isfile()}
