@@ -1,0 +1,42 @@
+"""Small helpers shared by the pole sample modules."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def ar1(rng, n: int, phi: float, sigma: float) -> np.ndarray:
+    """Red noise: x[i] = phi * x[i-1] + sigma * e[i]."""
+    eps = sigma * rng.standard_normal(n)
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        acc = phi * acc + eps[i]
+        out[i] = acc
+    return out
+
+
+def annual(times: pd.DatetimeIndex, peak_doy: float) -> np.ndarray:
+    """cos() of the annual cycle, 1 on ``peak_doy``."""
+    return np.cos(2 * np.pi * (times.dayofyear.to_numpy() - peak_doy) / 365.25)
+
+
+def synthetic_attrs(title: str, generator: str, seed: int) -> dict:
+    return {
+        "title": title,
+        "Conventions": "CF-1.10, ACDD-1.3",
+        "source": "synthetic",
+        "comment": f"SYNTHETIC sample made by {generator} with seed {seed}; not an observation.",
+        "sample_kind": "synthetic",
+        "sample_generator": generator,
+        "sample_seed": seed,
+    }
+
+
+def coord_attrs(ds) -> None:
+    if "latitude" in ds.coords:
+        ds["latitude"].attrs = {"standard_name": "latitude", "units": "degrees_north", "long_name": "Latitude"}
+    if "longitude" in ds.coords:
+        ds["longitude"].attrs = {"standard_name": "longitude", "units": "degrees_east", "long_name": "Longitude"}
+    if "time" in ds.coords:
+        ds["time"].attrs = {"standard_name": "time", "long_name": "Time"}
