@@ -5,7 +5,9 @@ folder, free loopback ports); everything a test makes carries the prefix ``ws<he
 clean-up removes our containers and volumes only.
 """
 
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from vre_hub import images
 from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
 from vre_hub.naming import escape_name
@@ -70,9 +73,26 @@ class WorkshopHub:
         return [n for n in out if n.startswith(prefix)]
 
 
+@pytest.fixture(scope="session")
+def user_image(docker_engine) -> str:
+    """The user image; an existing one is used even if the sources changed since it was built.
+
+    The workshop code under test runs on the host; the image only has to serve JupyterLab,
+    so these tests do not wait for a rebuild each time a package file changes.
+    """
+    tag = images.user_image_tag()
+    if images.image_exists(tag):
+        return tag
+    return images.build_user_image(log=lambda m: print(f"[image] {m}"))
+
+
 @pytest.fixture(scope="module")
 def ws_hub(tmp_path_factory, user_image, proxy_command):
     state = StateDir(tmp_path_factory.mktemp("workshop-state"))
+    extra = os.environ.get("VRE_TEST_HUB_EXTRA_CONFIG")  # e.g. a local debugging override
+    if extra:
+        (state.path / "jupyterhub_config.d").mkdir(parents=True, exist_ok=True)
+        shutil.copy(extra, state.path / "jupyterhub_config.d" / "99-test-extra.py")
     process = HubProcess(
         state,
         port=free_port(),

@@ -55,10 +55,16 @@ def prewarm(
     options = {"profile": workshop.profile} if workshop.profile else {}
 
     def start(user: str) -> Outcome:
+        server = hub.server(user)
+        if server and server.get("ready"):
+            return Outcome(user, True, 0.0, "ok")  # already running: nothing to do, no rate slot used
         limiter.wait()
         began = time.monotonic()
         try:
-            hub.start_server(user, options, wait=timeout)
+            if server:  # a spawn is already pending: just wait for it
+                hub.wait_server(user, ready=True, timeout=timeout)
+            else:
+                hub.start_server(user, options, wait=timeout)
             outcome = Outcome(user, True, time.monotonic() - began)
         except (HubAPIError, OSError) as error:
             outcome = Outcome(user, False, time.monotonic() - began, str(error))
