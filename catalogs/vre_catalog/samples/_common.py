@@ -18,7 +18,7 @@ def ar1(rng, n: int, phi: float, sigma: float) -> np.ndarray:
 
 def annual(times: pd.DatetimeIndex, peak_doy: float) -> np.ndarray:
     """cos() of the annual cycle, 1 on ``peak_doy``."""
-    return np.cos(2 * np.pi * (times.dayofyear.to_numpy() - peak_doy) / 365.25)
+    return np.cos(2 * np.pi * (times.day_of_year.to_numpy() - peak_doy) / 365.25)
 
 
 def synthetic_attrs(title: str, generator: str, seed: int) -> dict:

@@ -216,7 +216,7 @@ INJECTED_HEATWAVES = [
 @sample("odatis/sst_coastal_daily.csv", seed=7)
 def sst_coastal_daily(rng):
     time = pd.date_range("1982-01-01", "2022-12-31", freq="D")
-    doy = time.dayofyear.to_numpy()
+    doy = time.day_of_year.to_numpy()
     years = (time.year - 1982 + doy / 365.25).to_numpy()
     clim = 17.5 - 4.5 * np.cos(2 * np.pi * (doy - 45) / 365.25)  # ~13 degC in Feb, ~22 degC in Aug
     anomaly = np.zeros(time.size)
@@ -292,7 +292,7 @@ def chlorophyll_biscay_8day(rng):
     lon2d, lat2d = np.meshgrid(lon, lat)
     land = land_mask(lon2d, lat2d)
     dist = distance_to_land_km(lon2d, lat2d, land)
-    doy = time.dayofyear.to_numpy()[:, None, None]
+    doy = time.day_of_year.to_numpy()[:, None, None]
     bloom = np.exp(-0.5 * ((doy - 100) / 18.0) ** 2) + 0.35 * np.exp(-0.5 * ((doy - 270) / 20.0) ** 2)
     log_chl = np.log(0.15) + 1.8 * np.exp(-dist / 60.0) + 1.2 * bloom + 0.3 * rng.standard_normal((time.size,) + lon2d.shape)
     cloud = rng.random((time.size,) + lon2d.shape) < 0.15  # gaps like a real L3 composite

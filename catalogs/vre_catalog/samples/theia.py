@@ -93,7 +93,7 @@ def soil_moisture_daily(rng):
 def ndvi_crop_field(rng):
     """Sentinel-2 NDVI of a winter-wheat / maize rotation field, 5-day revisit with cloudy dates removed."""
     time = pd.date_range("2017-01-02", "2022-12-31", freq="5D")
-    doy = time.dayofyear.to_numpy()
+    doy = time.day_of_year.to_numpy()
     wheat = time.year.to_numpy() % 2 == 0
     green_wheat = 0.15 + 0.7 * np.exp(-0.5 * ((doy - 120) / 35) ** 2)
     green_maize = 0.15 + 0.72 * np.exp(-0.5 * ((doy - 215) / 28) ** 2)
