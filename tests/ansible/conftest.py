@@ -1,0 +1,25 @@
+"""Fixtures of the Ansible tests (helpers in vre_ansible_testlib)."""
+
+import json
+import subprocess
+
+import pytest
+
+from vre_ansible_testlib import VENV_BIN
+
+
+@pytest.fixture(scope="session")
+def ansible_ready():
+    """ansible-playbook and the collections the roles use, from this venv."""
+    missing = [tool for tool in ("ansible-playbook", "ansible-lint") if not (VENV_BIN / tool).exists()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing; fix: pip install -e '.[test]'")
+    listing = subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "list", "--format", "json"],
+        capture_output=True, text=True,
+    )
+    found = {name for paths in json.loads(listing.stdout or "{}").values() for name in paths}
+    needed = {"community.docker", "community.crypto", "ansible.posix"}
+    if needed - found:
+        pytest.fail(f"collections {sorted(needed - found)} missing; they ship in the ansible package")
+    return VENV_BIN

@@ -1,0 +1,223 @@
+"""Helpers of the Ansible tests: a deployment of ansible/site.yml on this machine.
+
+The playbook runs through a local connection against this host's real Docker engine.
+Everything a deployment creates carries its own name prefix (``vre-ansible-s-`` for the
+single host, ``vre-ansible-c-`` for the swarm) and its own ports, so it never touches the
+lead's hub (8000) or other tests; teardown removes exactly those containers, services,
+volumes and networks, and the deployment's folder. The images built (hub, proxy) are kept
+as build cache, like the user image.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_DIR = REPO / "ansible"
+VENV_BIN = Path(sys.executable).parent
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)"
+)
+
+
+def docker(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class PlaybookRun:
+    """One ansible-playbook run: exit code, output, PLAY RECAP counts, changed tasks."""
+
+    returncode: int
+    output: str
+    seconds: float
+    recap: dict = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        return sum(host["changed"] for host in self.recap.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(host["failed"] + host["unreachable"] for host in self.recap.values())
+
+    @property
+    def changed_tasks(self) -> list[str]:
+        """Names of the tasks reported ``changed`` (from the default callback's output)."""
+        tasks, current = [], None
+        for line in self.output.splitlines():
+            if line.startswith(("TASK [", "RUNNING HANDLER [")):
+                current = line[line.index("[") + 1 : line.rindex("]")]
+            elif line.startswith("changed:") and current:
+                tasks.append(current)
+        return tasks
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+@dataclass
+class Deployment:
+    """A deployment of site.yml on this host under ``prefix``, in ``root``."""
+
+    prefix: str
+    root: Path
+    settings: dict
+    cluster: bool = False
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "inventory.yml"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings['vre_hub_port']}"
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.settings['reverse_proxy_https_port']}"
+
+    @property
+    def certificate(self) -> Path:
+        return self.root / "vre" / "proxy" / "tls" / "cert.pem"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "vre" / "state"
+
+    @property
+    def admin_token(self) -> str:
+        return (self.state_dir / "admin_token").read_text().strip()
+
+    def write_inventory(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        inventory = {
+            "all": {
+                "children": {
+                    "vre_nodes": {
+                        "children": {
+                            "vre_hub": {"hosts": {"localhost": host}},
+                            "vre_workers": {"hosts": {}},
+                        }
+                    }
+                },
+                "vars": self.settings,
+            }
+        }
+        self.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
+
+    def playbook(self, name: str = "site.yml", *extra: str, timeout: float = 1800) -> PlaybookRun:
+        env = dict(os.environ)
+        env.update(
+            ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_LOCAL_TEMP=str(self.root / "ansible-tmp"),
+            ANSIBLE_REMOTE_TEMP=str(self.root / "ansible-tmp"),
+            TMPDIR=str(self.root),  # where the source tarball is packed
+            PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
+        )
+        command = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), name, *extra]
+        print("$", " ".join(command))
+        started = time.monotonic()
+        result = subprocess.run(
+            command, cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        run = PlaybookRun(result.returncode, result.stdout + result.stderr, time.monotonic() - started)
+        in_recap = False
+        for line in result.stdout.splitlines():
+            if line.startswith("PLAY RECAP"):
+                in_recap = True
+            elif in_recap and (match := RECAP.match(line)):
+                run.recap[match["host"]] = {k: int(v) for k, v in match.groupdict().items() if k != "host"}
+        print(f"{name}: rc={run.returncode} in {run.seconds:.0f} s, recap {json.dumps(run.recap)}")
+        return run
+
+    # -- teardown -------------------------------------------------------------------
+
+    def remove_created(self):
+        """Remove what this deployment created, and nothing else (names carry the prefix)."""
+        services = docker("service", "ls", "--format", "{{.Name}}", "--filter", f"name={self.prefix}")
+        for name in services.stdout.split():
+            if name.startswith(self.prefix):
+                docker("service", "rm", name)
+        containers = docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={self.prefix}")
+        for name in containers.stdout.split():
+            if name.startswith(self.prefix):
+                docker("rm", "-f", name)
+        # Service tasks' containers go away shortly after their service.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            left = docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={self.prefix}").stdout
+            if not left.strip():
+                break
+            time.sleep(1)
+        volumes = docker("volume", "ls", "--format", "{{.Name}}", "--filter", f"name={self.prefix}")
+        for name in volumes.stdout.split():
+            if name.startswith(self.prefix):
+                docker("volume", "rm", "-f", name)
+        networks = docker("network", "ls", "--format", "{{.Name}}", "--filter", f"name={self.prefix}")
+        for name in networks.stdout.split():
+            if name.startswith(self.prefix):
+                docker("network", "rm", name)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def deployment_settings(prefix: str, root: Path, ports: dict, cluster: bool) -> dict:
+    """Inventory variables of a test deployment: own prefix, folders and ports."""
+    return {
+        "vre_prefix": prefix,
+        "vre_root": str(root / "vre"),
+        "vre_domain": "localhost",
+        "vre_cluster": cluster,
+        # The engine is the machine's: the test never rewrites daemon.json, and the
+        # interpreter (this venv) already has the Docker SDK and cryptography.
+        "docker_engine_daemon_options": {},
+        "docker_engine_support_packages": ["git", "openssl"],
+        "vre_hub_port": ports["hub"],
+        "vre_hub_api_port": ports["api"],
+        "vre_hub_proxy_api_port": ports["proxy_api"],
+        "vre_hub_env": {"VRE_CULL_TIMEOUT": "86400"},
+        "reverse_proxy_https_port": ports["https"],
+        "reverse_proxy_http_port": ports["http"],
+        "backup_dir": str(root / "backups"),
+        "backup_cron_enabled": False,
+        "swarm_advertise_addr": "127.0.0.1",
+    }
+
+
+def make_deployment(tmp_path_factory, prefix: str, ports: dict, cluster: bool) -> Deployment:
+    busy = [port for port in ports.values() if not port_is_free(port)]
+    # A leftover of an interrupted run of this same test holds them: clear it first.
+    root = Path(tmp_path_factory.mktemp(prefix.rstrip("-")))
+    deployment = Deployment(prefix, root, deployment_settings(prefix, root, ports, cluster), cluster)
+    if busy:
+        deployment.remove_created()
+        busy = [port for port in ports.values() if not port_is_free(port)]
+        if busy:
+            pytest.fail(f"ports {busy} are in use on 127.0.0.1; free them (ss -ltnp) and rerun")
+    root.mkdir(parents=True, exist_ok=True)
+    deployment.write_inventory()
+    return deployment
