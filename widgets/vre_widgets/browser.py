@@ -34,7 +34,7 @@ def _user_namespace():
     return shell.user_ns if shell is not None else None
 
 
-class DatasetBrowser(w.VBox):
+class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
     """Search box, facet filters with counts, bbox map, time range, results, card, preview, Open.
 
     Parameters

@@ -15,7 +15,7 @@ from . import preview as _preview
 from .messages import StatusLine, reported
 
 
-class DatasetExplorer(w.VBox):
+class DatasetExplorer(_preview.NeedsBokehJS, w.VBox):
     """Explore ``ds`` (an ``xarray.Dataset``); ``.variable``, ``.isel`` and ``.point`` are its state."""
 
     variable = traitlets.Unicode(help="the variable shown")

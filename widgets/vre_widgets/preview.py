@@ -18,6 +18,46 @@ MAX_PREVIEW_VALUES = 2_000_000
 """Above this many values the quick-look refuses rather than ship megabytes to the browser."""
 
 
+_bokehjs_sent = False
+
+
+def ensure_bokehjs() -> None:
+    """Send BokehJS to the notebook page, once per kernel.
+
+    ``jupyter_bokeh.BokehModel`` renders with the page's global ``window.Bokeh`` and does
+    not load it itself. ``bokeh.io.output_notebook`` would, but once panel is imported (by
+    hvplot) its bundle also lists a page-relative URL that 404s inside JupyterLab and stops
+    the whole loader; so send the raw inline BokehJS (no CDN needed offline) directly.
+    """
+    global _bokehjs_sent
+    if _bokehjs_sent:
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None or not hasattr(get_ipython(), "kernel"):
+        return  # not in a notebook kernel: nothing to load into
+    import bokeh
+    from bokeh.resources import Resources
+
+    raw = Resources(mode="inline", components=["bokeh", "bokeh-gl", "bokeh-widgets"]).js_raw
+    code = ("(function(){ if (window.Bokeh && window.Bokeh.version === %r) return;\n%s\n})();"
+            % (bokeh.__version__, "\n".join(raw)))
+    # The bokehjs_load mimetype is run by the jupyter_bokeh lab extension, like output_notebook.
+    display({"application/vnd.bokehjs_load.v0+json": code}, raw=True)
+    _bokehjs_sent = True
+
+
+class NeedsBokehJS:
+    """Mixin for widgets that contain Bokeh plots: load BokehJS before the first display."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        ensure_bokehjs()
+        return super()._repr_mimebundle_(**kwargs)
+
+
 def warm_up() -> None:
     """Import the plotting stack in the background: the first preview is then quick."""
     threading.Thread(target=_import_plotting, daemon=True, name="vre-hvplot-import").start()
@@ -127,6 +167,8 @@ def quicklook(ds, variable: str | None = None, *, feature_type: str | None = Non
         xlabel, ylabel = (cf.label(da.coords[x]) if x in da.coords else x), value_label
         plot = hvPlot(view).line(x=x, y=name, xlabel=xlabel, ylabel=ylabel, **opts)
     figure = hv.render(plot, backend="bokeh")
+    # holoviews picks WebGL; browsers without a GPU (headless, some VMs) then draw no lines.
+    figure.output_backend = "canvas"
     return Quicklook(kind, name, figure, fixed, xlabel, ylabel)
 
 
