@@ -142,7 +142,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.any_time_button.on_click(lambda _: setattr(self, "time_range", None))
         self.results_list.observe(self._result_clicked, "value")
         self.preview_variable.observe(self._preview_variable_changed, "value")
-        self.open_button.on_click(lambda _: self.open())
+        self.open_button.on_click(lambda _: self.open_dataset())
 
     def _layout(self):
         facets = w.VBox([*self.facet_widgets.values(),
@@ -248,7 +248,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self._syncing = True
         try:
             for name, widget in self.facet_widgets.items():
-                wanted = tuple(v for v in self.facets.get(name, []) if v in widget.options_values())
+                wanted = tuple(v for v in self.facets.get(name, []) if v in _option_values(widget))
                 if tuple(widget.value) != wanted:
                     widget.value = wanted
         finally:
@@ -311,7 +311,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.open_status.clear()
         self.preview_area.children = ()
         self.quicklook = None
-        if self.results_list.value != entry_id and entry_id in self.results_list.options_values():
+        if self.results_list.value != entry_id and entry_id in _option_values(self.results_list):
             self.results_list.value = entry_id
         if entry_id is None:
             self.card.value = "<i>Select a dataset to see its description.</i>"
@@ -347,16 +347,17 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.preview_status.show("Drawing the quick-look…")
         ds = entry.open(source=self.preview_source)
         variable = variable or self.preview_variable.value
-        if variable is not None and variable not in ds.data_vars:
+        names = ds.columns if hasattr(ds, "columns") else getattr(ds, "data_vars", ())
+        if variable is not None and variable not in names:
             variable = None  # catalogue lists a name the sample lacks: fall back to the first
-        self.quicklook = _preview.quicklook(ds, variable,
+        self.quicklook = _preview.quicklook(ds, variable, labels=_axis_labels(entry),
                                             feature_type=(entry.metadata or {}).get("featureType"))
         self.preview_area.children = (self.quicklook.widget(),)
         self.preview_status.show(f"Quick-look: {self.quicklook.kind} view of "
                                  f"{self.quicklook.variable} from the {self.preview_source} data.")
 
     @reported("open_status")
-    def open(self, var: str | None = None, source: str | None = None):
+    def open_dataset(self, var: str | None = None, source: str | None = None):
         """Open the selected dataset into ``namespace[var]`` and show the code doing the same."""
         entry = self.selected_entry
         if entry is None:
@@ -376,6 +377,20 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
             f"background:#f4f4f4;padding:4px;margin:0'>{_esc(self.code)}</pre>")
         self.open_status.show(f"Opened {entry.id} into variable {var!r}.")
         return dataset
+
+
+def _option_values(widget) -> set:
+    return {option[1] if isinstance(option, tuple) else option for option in widget.options}
+
+
+def _axis_labels(entry) -> dict:
+    """Column -> 'long name [units]' from the catalogue (tables carry no CF attributes)."""
+    labels = {}
+    for v in entry_variables(entry):
+        name, long, units = v.get("name"), v.get("long_name") or v.get("standard_name"), v.get("units")
+        if name:
+            labels[name] = f"{long or name} [{units}]" if units not in (None, "", "1") else (long or name)
+    return labels
 
 
 def _entry_code(entry, var, source):

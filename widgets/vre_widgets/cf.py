@@ -23,6 +23,11 @@ def _role(coord) -> str | None:
         return "time"
     if axis == "Z" or "positive" in attrs or std in _Z:
         return "z"
+    # Projected grids (e.g. a UTM image): x/y in metres are the map axes.
+    if std == "projection_x_coordinate" or name == "x" and units in ("m", "km"):
+        return "lon"
+    if std == "projection_y_coordinate" or name == "y" and units in ("m", "km"):
+        return "lat"
     for role, names in (("lat", _LAT), ("lon", _LON), ("time", _TIME), ("z", _Z)):
         if name in names:
             return role
@@ -80,3 +85,37 @@ def data_variables(ds) -> list[str]:
     """Variables worth plotting: numeric data variables with at least one dimension."""
     return [name for name, da in ds.data_vars.items()
             if da.ndim >= 1 and da.dtype.kind in "fiuM"]
+
+
+# ---------------------------------------------------------------------------- tables
+_TABLE_NAMES = {"lon": _LON, "lat": _LAT, "time": _TIME,
+                "z": {"pres", "pressure", "depth", "altitude", "height", "level"}}
+
+
+def table_axes(df) -> dict[str, str]:
+    """Role -> column name for a pandas DataFrame (tables carry no CF attributes)."""
+    found = {}
+    for column in df.columns:
+        name = str(column).lower()
+        for role, names in _TABLE_NAMES.items():
+            if role not in found and name in names:
+                if role == "time" and df[column].dtype.kind != "M":
+                    continue
+                found[role] = column
+    return found
+
+
+def table_kind(df) -> str:
+    """'profile' (values on repeated vertical levels), 'points' (a lon/lat table),
+    'station' (a time series) or 'other'."""
+    roles = table_axes(df)
+    if "z" in roles and len(df) > 1:
+        # Casts: many rows share one time (or, without time, a few repeated levels).
+        repeated = roles.get("time", roles["z"])
+        if df[repeated].nunique() <= max(len(df) // 4, 1):
+            return "profile"
+    if "lon" in roles and "lat" in roles:
+        return "points"
+    if "time" in roles:
+        return "station"
+    return "other"

@@ -123,13 +123,21 @@ def at_point(da, point, roles):
 
 def quicklook(ds, variable: str | None = None, *, feature_type: str | None = None,
               kind: str | None = None, isel: dict | None = None, point=None,
+              labels: dict | None = None,
               max_values: int = MAX_PREVIEW_VALUES, width: int = 520, height: int = 300) -> Quicklook:
     """Plot ``variable`` of ``ds`` the way its shape suggests: map, time series or profile.
 
     ``kind`` forces the view; ``isel`` picks the index of the dimensions the view does not
     show; ``point`` = (lon, lat) takes a time series or profile out of a gridded variable.
+    A pandas table gets a points map, a time series or a profile; ``labels`` maps its
+    column names to axis labels (tables carry no CF attributes: the catalogue does).
     """
     hv, hvPlot = _import_plotting()
+    if _is_table(ds):
+        return _table_quicklook(ds, variable, labels or {}, max_values, width, height)
+    if not hasattr(ds, "data_vars"):
+        raise ValueError(f"no quick-look for {type(ds).__name__} data; open it and look at it "
+                         "in the notebook")
     name = pick_variable(ds, variable)
     da = ds[name]
     kind = kind or cf.kind(da, feature_type or ds.attrs.get("featureType"))
@@ -178,3 +186,70 @@ def _positive_down(coord) -> bool:
         return positive == "down"
     return str(coord.attrs.get("standard_name", coord.name)).lower() in {
         "depth", "pres", "pressure", "sea_water_pressure"}
+
+
+# ---------------------------------------------------------------------------- tables
+def _is_table(data) -> bool:
+    return hasattr(data, "columns") and hasattr(data, "iloc")
+
+
+def _table_quicklook(df, variable, labels, max_values, width, height) -> Quicklook:
+    hv, hvPlot = _import_plotting()
+    roles = cf.table_axes(df)
+    kind = cf.table_kind(df)
+    axes_columns = {roles.get(r) for r in ("lon", "lat", "time", "z")}
+    numeric = [c for c in df.columns if df[c].dtype.kind in "fiu" and c not in axes_columns]
+    if variable is not None and variable not in df.columns:
+        raise KeyError(f"no column {variable!r} in this table; choose one of {list(df.columns)}")
+    # The catalogue's variable order first (labels keeps it), then any other numeric column.
+    preferred = [c for c in labels if c in numeric] + numeric
+    name = variable if variable is not None and variable not in axes_columns else (
+        preferred[0] if preferred else None)
+
+    def label(column):
+        return labels.get(column) or str(column)
+
+    fixed = {}
+    opts = dict(width=width, height=height)
+    if kind == "profile" and name is not None:
+        z = roles["z"]
+        view = df
+        if "time" in roles:  # one profile: the rows of the first cast
+            first = df[roles["time"]].iloc[0]
+            view = df[df[roles["time"]] == first]
+            fixed["time"] = str(first)[:19]
+        view = view.sort_values(z)
+        xlabel, ylabel = label(name), label(z)
+        _check_size(name, view[[name, z]].size, max_values)
+        plot = hvPlot(view).line(x=name, y=z, xlabel=xlabel, ylabel=ylabel, flip_yaxis=True,
+                                 title=_title(name, fixed), **opts)
+    elif kind in ("points", "profile"):
+        lon, lat = roles["lon"], roles["lat"]
+        xlabel, ylabel = label(lon), label(lat)
+        _check_size(name or lon, len(df) * 3, max_values)
+        color = dict(c=name, clabel=label(name), cmap="viridis") if name else {}
+        kind = "points"
+        plot = hvPlot(df).points(x=lon, y=lat, xlabel=xlabel, ylabel=ylabel, size=12,
+                                 title=name or "locations", **color, **opts)
+    elif kind == "station" and name is not None:
+        t = roles["time"]
+        xlabel, ylabel = label(t), label(name)
+        _check_size(name, 2 * len(df), max_values)
+        plot = hvPlot(df).line(x=t, y=name, xlabel=xlabel, ylabel=ylabel, title=name, **opts)
+    else:
+        raise ValueError("no quick-look for this table (no time, lon/lat or vertical column with "
+                         "numbers); open it and look at it in the notebook")
+    figure = hv.render(plot, backend="bokeh")
+    figure.output_backend = "canvas"
+    return Quicklook(kind, name or "", figure, fixed, xlabel, ylabel)
+
+
+def _check_size(name, size, max_values):
+    if size > max_values:
+        raise PreviewTooLarge(
+            f"{name} has {size:,} values to draw, over the {max_values:,} limit; open the "
+            "dataset and plot a subset")
+
+
+def _title(name, fixed):
+    return name + ("  (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")" if fixed else "")
