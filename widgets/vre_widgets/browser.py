@@ -47,6 +47,8 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         How many results the list shows (the count above it is always the full number).
     preview_source : str
         Which source the quick-look reads: "sample" (embedded, fast, offline) by default.
+    max_preview_values : int
+        Above this many values to draw, the quick-look says "preview too large" instead.
     tiles_url : str, optional
         An XYZ tile URL for the map basemap; none by default so the map works offline.
     """
@@ -62,7 +64,8 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
 
     def __init__(self, index=None, *, catalog_path=None, namespace=None, max_listed: int = 200,
                  preview_source: str = "sample", tiles_url: str | None = None,
-                 auto_preview: bool = True, **kwargs):
+                 auto_preview: bool = True,
+                 max_preview_values: int = _preview.MAX_PREVIEW_VALUES, **kwargs):
         super().__init__(**kwargs)
         self.add_class("vre-dataset-browser")
         self.index = None
@@ -75,6 +78,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.max_listed = max_listed
         self.preview_source = preview_source
         self.auto_preview = auto_preview
+        self.max_preview_values = max_preview_values
         self.result = None            # last SearchResult
         self._facet_counts = {}
         self.quicklook = None         # last preview.Quicklook
@@ -351,6 +355,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         if variable is not None and variable not in names:
             variable = None  # catalogue lists a name the sample lacks: fall back to the first
         self.quicklook = _preview.quicklook(ds, variable, labels=_axis_labels(entry),
+                                            max_values=self.max_preview_values,
                                             feature_type=(entry.metadata or {}).get("featureType"))
         self.preview_area.children = (self.quicklook.widget(),)
         self.preview_status.show(f"Quick-look: {self.quicklook.kind} view of "
