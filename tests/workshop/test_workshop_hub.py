@@ -5,8 +5,10 @@ prewarm -> teacher and participant permissions -> status -> edit + second distri
 collect -> end. The tests run in file order and share that workshop.
 """
 
+import html
 import io
 import json
+import re
 import stat
 import tarfile
 
@@ -114,6 +116,18 @@ def test_prewarm_starts_every_server(ws_hub, workshop):
         assert ws_hub.api("GET", f"/users/{user}").json()["servers"][""]["ready"]
 
 
+def _server_token(ws_hub, workshop, tokens, user):
+    """What a teacher's client does to reach a server: ask the hub, with the teacher's own
+    token, for a token limited to that one server. (The single-user server cannot resolve
+    ``!group=`` filters itself, so an 'inherit' token is not enough there; the hub can.)"""
+    return ws_hub.api(
+        "POST",
+        f"/users/{workshop.teacher}/tokens",
+        token=tokens[workshop.teacher],
+        json={"note": f"help {user}", "scopes": [f"access:servers!server={user}/"], "expires_in": 600},
+    )
+
+
 def test_teacher_can_start_and_access_member_server(ws_hub, workshop, tokens):
     member, teacher_token = workshop.participants[0], tokens[workshop.teacher]
     # stop it as admin, start it as the teacher
@@ -121,23 +135,51 @@ def test_teacher_can_start_and_access_member_server(ws_hub, workshop, tokens):
     response = ws_hub.api("POST", f"/users/{member}/server", token=teacher_token)
     assert response.status_code in (201, 202), response.text
     ws_hub.client.wait_server(member, ready=True, timeout=120)
-    status = ws_hub.server_get(member, "api/status", teacher_token)
-    assert status.status_code == 200, status.text[:200]
-    contents = ws_hub.server_get(member, f"api/contents/workshops/{workshop.name}", teacher_token)
+
+    issued = _server_token(ws_hub, workshop, tokens, member)
+    assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
+    assert ws_hub.server_get(member, "api/status", token).status_code == 200
+    contents = ws_hub.server_get(member, f"api/contents/workshops/{workshop.name}", token)
     assert "01-intro.ipynb" in [item["name"] for item in contents.json()["content"]]
+
+
+def _accept_consent(session, response):
+    """Click "Authorize" on the hub's page asking to confirm access to someone else's server."""
+    if "/oauth2/authorize" not in response.url or 'name="scopes"' not in response.text:
+        return response
+    fields = re.findall(r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', response.text)
+    return session.post(response.url, data=[(k, html.unescape(v)) for k, v in fields], timeout=60)
+
+
+def test_teacher_opens_member_lab_in_browser(ws_hub, workshop):
+    """The browser way: log in with the roster password, open the participant's JupyterLab."""
+    teacher = workshop.teacher
+    session = _login(ws_hub, teacher, _roster(ws_hub, workshop)[teacher])
+    assert session is not None
+    lab = _accept_consent(session, session.get(f"{ws_hub.url}/user/{workshop.participants[0]}/lab", timeout=60))
+    assert lab.status_code == 200 and "JupyterLab" in lab.text, (lab.status_code, lab.url)
 
 
 def test_teacher_is_refused_outside_the_group(ws_hub, workshop, tokens, outsider):
     teacher_token = tokens[workshop.teacher]
-    assert ws_hub.api("POST", f"/users/{outsider}/server", token=teacher_token).status_code == 403
-    assert ws_hub.api("DELETE", f"/users/{outsider}/server", token=teacher_token).status_code == 403
+    # The hub API answers 404 "No access to resources or resources not found" rather than
+    # 403 when the caller may not even see the user (it does not reveal who exists).
+    assert ws_hub.api("DELETE", f"/users/{outsider}/server", token=teacher_token).status_code in (403, 404)
+    assert ws_hub.api("POST", f"/users/{outsider}/server", token=teacher_token).status_code in (403, 404)
+    assert ws_hub.api("GET", f"/users/{outsider}").json()["servers"][""]["ready"]  # untouched
     assert ws_hub.server_get(outsider, "api/status", teacher_token).status_code == 403
+    issued = _server_token(ws_hub, workshop, tokens, outsider)
+    assert issued.status_code == 400 and "not held" in issued.text, issued.text  # nothing beyond the role
+    session = _login(ws_hub, workshop.teacher, _roster(ws_hub, workshop)[workshop.teacher])
+    lab = session.get(f"{ws_hub.url}/user/{outsider}/lab", timeout=60)
+    assert lab.status_code == 403, (lab.status_code, lab.url)
 
 
 def test_participant_cannot_reach_another_participant(ws_hub, workshop, tokens):
     first, second = workshop.participants
     assert ws_hub.server_get(second, "api/status", tokens[first]).status_code == 403
-    assert ws_hub.api("POST", f"/users/{second}/server", token=tokens[first]).status_code == 403
+    assert ws_hub.api("POST", f"/users/{second}/server", token=tokens[first]).status_code in (403, 404)
     assert ws_hub.server_get(first, "api/status", tokens[first]).status_code == 200  # own server works
 
 
