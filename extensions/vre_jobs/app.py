@@ -105,6 +105,10 @@ class JobsService(Application):
         "log-level": "Application.log_level",
     }
 
+    @default("log_level")
+    def _log_level_default(self):
+        return logging.INFO
+
     def volume_for(self, username: str) -> str:
         if self.volume_name_template:
             return self.volume_name_template.format(username=username)
@@ -116,8 +120,16 @@ class JobsService(Application):
             path = Path(self.config_file)
             self.load_config_file(path.name, path=str(path.parent))
             self.parse_command_line(argv)  # the command line wins over the file
-        logging.getLogger("vre_jobs").setLevel(self.log_level)
-        logging.getLogger("vre_jobs").handlers = self.log.handlers
+        # One logger for the whole service, formatted like the hub's log it ends up in.
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("[%(levelname)1.1s %(asctime)s vre-jobs %(module)s:%(lineno)d] %(message)s")
+        )
+        jobs_log = logging.getLogger("vre_jobs")
+        jobs_log.setLevel(self.log_level)
+        jobs_log.handlers = [handler]
+        jobs_log.propagate = False
+        self.log = jobs_log
 
     def make_manager(self) -> JobManager:
         backend = DockerBackend(

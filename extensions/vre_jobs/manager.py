@@ -92,7 +92,7 @@ class JobManager:
     def _prepare_sync(self, owner: str, body: dict) -> Prepared:
         """Validate everything about a submission; blocking (reads the notebook)."""
         if not isinstance(body, dict):
-            raise SubmissionError("the request body must be a JSON object")
+            raise SubmissionError("the request body must be a JSON object; send {\"notebook\": ..., \"parameters\": {...}}")
         unknown = set(body) - {"notebook", "parameters", "sweep", "kernel", "timeout", "output_dir", "retries", "cron"}
         if unknown:
             raise SubmissionError(f"unknown field(s) {', '.join(sorted(unknown))}; see the API documentation")
@@ -102,10 +102,10 @@ class JobManager:
             raise SubmissionError(f"invalid kernel name {kernel!r}; give a kernelspec name such as python3")
         timeout = body.get("timeout", self.limits.default_timeout)
         if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= self.limits.max_timeout:
-            raise SubmissionError(f"timeout must be a whole number of seconds between 1 and {self.limits.max_timeout}")
+            raise SubmissionError(f"timeout must be a whole number of seconds between 1 and {self.limits.max_timeout}; e.g. 600")
         retries = body.get("retries", 0)
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= self.limits.max_retries:
-            raise SubmissionError(f"retries must be a whole number between 0 and {self.limits.max_retries}")
+            raise SubmissionError(f"retries must be a whole number between 0 and {self.limits.max_retries}; e.g. 1")
         output_root = resolve_output_root(body.get("output_dir"))
         sets = expand_sweep(body.get("parameters") or {}, body.get("sweep"))
 

@@ -101,7 +101,7 @@ def parameter_type(spec: dict) -> str | None:
 def validate_parameters(values: dict, declared: dict[str, dict], notebook: str) -> None:
     """Reject unknown names and values of the wrong type."""
     if not isinstance(values, dict):
-        raise SubmissionError("parameters must be a JSON object of name: value")
+        raise SubmissionError("parameters must be a JSON object of name: value; e.g. {\"alpha\": 0.5}")
     if values and not declared:
         raise SubmissionError(
             f"notebook {notebook} has no cell tagged 'parameters'; tag one in Jupyter to pass parameters"
@@ -128,17 +128,17 @@ def expand_sweep(base: dict, sweep: dict | list | None) -> list[dict]:
     ``{"list": [{...}, {...}]}`` or a bare list; each set is merged over ``base``.
     """
     if not isinstance(base, dict):
-        raise SubmissionError("parameters must be a JSON object of name: value")
+        raise SubmissionError("parameters must be a JSON object of name: value; e.g. {\"alpha\": 0.5}")
     if sweep in (None, {}, []):
         return [dict(base)]
     if isinstance(sweep, list):
         sweep = {"list": sweep}
     if not isinstance(sweep, dict) or set(sweep) - {"grid", "list"} or len(sweep) != 1:
-        raise SubmissionError('sweep must be {"grid": {name: [values]}} or {"list": [{name: value}, ...]}')
+        raise SubmissionError('sweep has an unknown form; use {"grid": {name: [values]}} or {"list": [{name: value}, ...]}')
     if "grid" in sweep:
         grid = sweep["grid"]
         if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
-            raise SubmissionError('sweep grid must map each parameter to a non-empty list, e.g. {"grid": {"x": [1, 2]}}')
+            raise SubmissionError('sweep grid must map each parameter to a non-empty list; e.g. {"grid": {"x": [1, 2]}}')
         names = list(grid)
         count = 1
         for values in grid.values():
@@ -149,7 +149,7 @@ def expand_sweep(base: dict, sweep: dict | list | None) -> list[dict]:
     else:
         sets = sweep["list"]
         if not isinstance(sets, list) or not sets or not all(isinstance(s, dict) for s in sets):
-            raise SubmissionError('sweep list must be a non-empty list of objects, e.g. {"list": [{"x": 1}, {"x": 2}]}')
+            raise SubmissionError('sweep list must be a non-empty list of objects; e.g. {"list": [{"x": 1}, {"x": 2}]}')
         if len(sets) > MAX_SWEEP:
             raise SubmissionError(f"sweep list has {len(sets)} runs, more than {MAX_SWEEP}; split it")
     return [{**base, **s} for s in sets]

@@ -32,6 +32,23 @@ def _write_json(path, data):
     os.replace(tmp, path)
 
 
+def _failed_cell_index(executed, fallback):
+    """Index of the failing cell in the saved notebook.
+
+    papermill's ``cell_index`` counts cells before it inserts its error banner at the
+    top; the index a person needs is the one in the notebook they open.
+    """
+    try:
+        with open(executed) as f:
+            cells = json.load(f)["cells"]
+        for index, cell in enumerate(cells):
+            if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                return index
+    except (OSError, ValueError, KeyError):
+        pass
+    return fallback
+
+
 def main(spec):
     out = spec["output_dir"]
     os.makedirs(out, exist_ok=True)
@@ -79,7 +96,8 @@ def main(spec):
             )
             status["state"] = "completed"
         except PapermillExecutionError as e:
-            status.update(state="failed", error_cell=e.cell_index, error_name=e.ename, error=f"{e.ename}: {e.evalue}")
+            status.update(state="failed", error_name=e.ename, error=f"{e.ename}: {e.evalue}")
+            status["error_cell"] = _failed_cell_index(executed, e.cell_index)
             status["execution_count"] = e.exec_count
             code = 1
     except Exception as e:  # kernel died, notebook unreadable, missing kernel...
