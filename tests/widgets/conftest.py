@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ from vre_catalog.layout import REPO_CATALOG
 from vre_catalog.samples import generate, load_registry
 
 CATALOG_DIR = REPO_CATALOG.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def need(condition: bool, why: str):
+    """Skip (saying why) when a requirement is missing; in CI fail instead."""
+    if not condition:
+        (pytest.fail if IN_CI else pytest.skip)(f"required: {why}" if IN_CI else why)
 
 
 @pytest.fixture(scope="session")

@@ -379,7 +379,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.code = _entry_code(entry, var, source)
         self.code_box.value = (
             "<div>Same in code:</div><pre class='vre-code' style='user-select:all;"
-            f"background:#f4f4f4;padding:4px;margin:0'>{_esc(self.code)}</pre>")
+            f"background:#f4f4f4;padding:4px;margin:0'>{_esc(_with_import(self.code))}</pre>")
         self.open_status.show(f"Opened {entry.id} into variable {var!r}.")
         return dataset
 
@@ -403,6 +403,12 @@ def _entry_code(entry, var, source):
     if "source" in params:
         return entry.code(var=var, source=source)
     return entry.code(var=var)
+
+
+def _with_import(code: str) -> str:
+    """The snippet to copy: the catalogue's one line, plus the import it needs."""
+    module = code.split("=", 1)[-1].strip().split(".", 1)[0]
+    return f"import {module}\n{code}" if module.isidentifier() else code
 
 
 def _esc(text):

@@ -50,7 +50,8 @@ def card_html(entry) -> str:
     for label, key in (("Provider", "provider"), ("Platform", "platform"), ("Protocol", "protocol"),
                        ("Data", "source"), ("Licence", "licence")):
         if f[key]:
-            rows.append((label, f[key]))
+            value = f[key]
+            rows.append((label, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value))
     if f["bbox"]:
         rows.append(("Extent", "W {:g} · S {:g} · E {:g} · N {:g}".format(*f["bbox"])))
     if f["time_coverage"]:

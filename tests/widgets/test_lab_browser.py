@@ -1,0 +1,137 @@
+"""The participant's path in a real JupyterLab (real server, kernel and Chromium).
+
+Open a notebook, run ``DatasetBrowser()``, type a query, click a facet and a result, see
+the quick-look render, click Open, then check from a cell that the variable exists.
+Screenshots go to tests/output/widgets/. Requests leaving 127.0.0.0/8 are blocked and
+listed: the map must work without any tile server.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from . import lab
+from .conftest import need
+
+pytestmark = pytest.mark.browser
+
+WIDGET = ".vre-dataset-browser"
+
+
+@pytest.fixture(scope="module")
+def shots(output_dir):
+    folder = output_dir / "widgets"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory, catalog_path):
+    need(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("lab")
+    server = lab.LabServer(root, env={"VRE_CATALOG": str(catalog_path)}, python=sys.executable)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(lab_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = lab.launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        page.set_default_timeout(60_000)
+        page.blocked = lab.loopback_only(page)
+        page.js_errors = []
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        yield page
+        browser.close()
+
+
+def wait_count_changes(page, count, old: int):
+    """Wait until the result count label shows another number than ``old``."""
+    page.wait_for_function(
+        "([el, n]) => el.textContent.trim().split(' ')[0].replace(/,/g, '') !== String(n)",
+        arg=[count.element_handle(), old])
+
+
+def painted_pixels(canvas) -> int:
+    """How many pixels of a canvas are not blank: a rendered plot has thousands."""
+    return canvas.evaluate("""(c) => {
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) {
+            if (data[i + 3] > 0 && (data[i] < 245 || data[i + 1] < 245 || data[i + 2] < 245)) n++;
+        }
+        return n;
+    }""")
+
+
+def test_find_preview_and_open_a_dataset(lab_server, page, shots):
+    lab_server.write_notebook("discover.ipynb")
+    lab.open_notebook(page, lab_server.url, "discover.ipynb", lab_server.token)
+
+    lab.run_cell(page, "from vre_widgets import DatasetBrowser\nbrowser = DatasetBrowser()\nbrowser")
+    widget = page.locator(WIDGET)
+    widget.wait_for()
+    count = widget.locator(".widget-html", has_text="datasets").first
+    count.wait_for()
+    total = int(count.inner_text().split()[0].replace(",", ""))
+    assert total >= 8
+    page.screenshot(path=shots / "1-browser.png", full_page=True)
+
+    # Type a query and press Enter.
+    box = widget.locator("input[placeholder^='Search datasets']")
+    box.click()
+    page.keyboard.type("temperature")
+    page.keyboard.press("Enter")
+    wait_count_changes(page, count, total)
+    after_query = int(count.inner_text().split()[0].replace(",", ""))
+    assert 0 < after_query < total
+
+    # Click a facet value: ODATIS in the Pole list.
+    pole = widget.locator(".widget-select-multiple", has_text="Pole").locator("select")
+    pole.locator("option", has_text="odatis").click()
+    wait_count_changes(page, count, after_query)
+    results = widget.locator(".widget-select:not(.widget-select-multiple) select")
+    options = [o.replace("\xa0", " ") for o in results.locator("option").all_inner_texts()]
+    assert options and all(o.endswith("· odatis") for o in options)
+    page.screenshot(path=shots / "2-query-and-facet.png", full_page=True)
+
+    # Click the gridded ocean dataset: card and quick-look map.
+    results.locator("option", has_text="monthly ocean environment").click()
+    widget.locator(".vre-card").wait_for()
+    assert "Sea water potential temperature" in widget.locator(".vre-card").inner_text()
+    canvas = widget.locator(".bk-Canvas canvas, canvas").first
+    canvas.wait_for(timeout=120_000)
+    page.wait_for_function("(c) => c.width > 100 && c.height > 100", arg=canvas.element_handle())
+    page.wait_for_timeout(1500)  # let Bokeh paint
+    assert painted_pixels(canvas) > 5000, "the quick-look canvas stayed blank"
+    widget.locator(".widget-html", has_text="Quick-look: gridded").wait_for()
+    widget.screenshot(path=shots / "3-preview.png")
+
+    # Open into a named variable; the one-line code appears.
+    name_box = widget.locator(".widget-text", has_text="Variable").locator("input")
+    name_box.fill("ocean")
+    name_box.press("Enter")
+    widget.get_by_role("button", name="Open").click()
+    code = widget.locator("pre.vre-code")
+    code.wait_for(timeout=120_000)
+    assert code.inner_text().startswith("import intake\nocean = intake.open_catalog(")
+    code.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "4-opened.png")
+
+    # The variable exists in the kernel and is the dataset.
+    cell = lab.run_cell(page, "print(type(ocean).__name__, sorted(ocean.data_vars))")
+    output = lab.cell_output(cell)
+    page.screenshot(path=shots / "5-variable-checked.png", full_page=True)
+    assert output.startswith("Dataset ["), output
+    assert "thetao" in output
+
+    assert page.blocked == [], f"requests left loopback: {page.blocked[:5]}"
+    assert page.js_errors == [], page.js_errors
