@@ -30,7 +30,7 @@ class JobsUser:
     url: str  # the service, through the hub's proxy
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
+        headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.url}api/{path}", headers=headers, timeout=60, **kwargs)
 
     def submit(self, **body) -> list[dict]:
