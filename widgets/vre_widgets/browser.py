@@ -7,6 +7,7 @@ re-runs one search on the catalogue index (``vre_catalog.CatalogIndex``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import inspect
 import keyword
@@ -164,6 +165,15 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                        layout=w.Layout(width="60%", padding="0 0 0 8px"))
         return [top, filters, w.HBox([left, right])]
 
+    @contextlib.contextmanager
+    def _quiet(self):
+        """Update widgets from state without their observers re-running the search."""
+        before, self._syncing = self._syncing, True
+        try:
+            yield
+        finally:
+            self._syncing = before
+
     # ------------------------------------------------------------------ state -> search
     @property
     def search_kwargs(self) -> dict:
@@ -222,12 +232,9 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.count_label.value = f"<b>{total:,}</b> dataset{'s' if total != 1 else ''}{more}"
         options = [(f"{e.title} · {e.pole}", e.id) for e in shown]
         keep = self.selected if self.selected in {e.id for e in shown} else None
-        self._syncing = True
-        try:
+        with self._quiet():
             self.results_list.options = options
             self.results_list.value = keep
-        finally:
-            self._syncing = False
         self.map.show_footprints(shown)
         if total == 0:
             self.status.show("Nothing found: no dataset matches all these filters; remove a "
@@ -236,8 +243,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
             self.status.clear()
 
     def _show_facet_counts(self):
-        self._syncing = True
-        try:
+        with self._quiet():
             for name, widget in self.facet_widgets.items():
                 counts = self._facet_counts.get(name, {})
                 chosen = list(self.facets.get(name, []))
@@ -245,27 +251,19 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                 values += [v for v in chosen if v not in counts]
                 widget.options = [(f"{v} ({counts.get(v, 0)})", v) for v in values]
                 widget.value = tuple(v for v in chosen if v in values)
-        finally:
-            self._syncing = False
 
     def _show_facet_selection(self):
-        self._syncing = True
-        try:
+        with self._quiet():
             for name, widget in self.facet_widgets.items():
                 wanted = tuple(v for v in self.facets.get(name, []) if v in _option_values(widget))
                 if tuple(widget.value) != wanted:
                     widget.value = wanted
-        finally:
-            self._syncing = False
 
     def _show_dates(self):
         start, end = self.time_range or (None, None)
-        self._syncing = True
-        try:
+        with self._quiet():
             self.start_picker.value = _to_date(start)
             self.end_picker.value = _to_date(end)
-        finally:
-            self._syncing = False
 
     # ------------------------------------------------------------------ widgets -> state
     def _commit_text(self):
@@ -293,11 +291,8 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
 
     def reset(self):
         """Back to the whole catalogue."""
-        self._syncing = True
-        try:
+        with self._quiet():
             self.query, self.facets, self.bbox, self.time_range = "", {}, None, None
-        finally:
-            self._syncing = False
         self.refresh()
 
     def _result_clicked(self, change):
@@ -327,12 +322,9 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.source_choice.value = "sample"
         self.open_button.disabled = False
         names = [v.get("name") for v in entry_variables(entry) if v.get("name")]
-        self._syncing = True
-        try:
+        with self._quiet():
             self.preview_variable.options = names
             self.preview_variable.value = names[0] if names else None
-        finally:
-            self._syncing = False
         if self.auto_preview:
             self.preview()
 
