@@ -7,6 +7,9 @@ and the repository catalogue instead (fast iteration while writing notebooks; CI
 
 Each (notebook, parameter set) runs once per session; tests then check its computed outputs against independent
 computations done here on the same catalogue samples.
+
+Development aids (CI sets none): ``VRE_NOTEBOOK_TESTS_IMAGE=TAG`` uses an existing image without rebuilding it;
+``VRE_NOTEBOOK_TESTS_MOUNT_REPO=1`` mounts the repository's notebooks and catalogue over the image's copies.
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ from vre_catalog.samples import generate, load_registry
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 MODE = os.environ.get("VRE_NOTEBOOK_TESTS", "image")
 RUN_TIMEOUT = 600  # seconds for one notebook run, container start included
+# Development aid: run the repository's notebooks and catalogue in the image (mounted read-only) instead of the
+# copies baked into it, to try notebook changes without rebuilding the image. CI leaves it unset.
+MOUNT_REPO = os.environ.get("VRE_NOTEBOOK_TESTS_MOUNT_REPO") == "1"
 
 # Every notebook runs with its defaults and with at least one other parameter set.
 PARAMETER_SETS = {
@@ -130,8 +136,11 @@ def _run_in_image(image: str, name: str, params: dict, out_dir: Path) -> tuple[b
     out_dir.chmod(0o777)  # the container writes as jovyan (uid 1000)
     (out_dir / "params.yaml").write_text(yaml.safe_dump({**params, "output_dir": "/out/results"}))
     container = f"vre-nbtest-{secrets.token_hex(4)}"
+    mounts = []
+    if MOUNT_REPO:
+        mounts = ["-v", f"{NOTEBOOKS}:/opt/vre/notebooks:ro", "-v", f"{REPO_CATALOG.parent}:/opt/vre/catalogs:ro"]
     command = ["docker", "run", "--rm", "--name", container, "--network", "host", "--memory", "4g",
-               "-v", f"{out_dir}:/out", image,
+               "-v", f"{out_dir}:/out", *mounts, image,
                "papermill", f"/opt/vre/notebooks/{name}.ipynb", f"/out/{name}.ipynb", "-f", "/out/params.yaml",
                "--no-progress-bar"]
     try:
@@ -161,8 +170,8 @@ def _run_on_host(catalog_path: Path, name: str, params: dict, out_dir: Path) -> 
 def notebook_runner(request, tmp_path_factory, host_catalog):
     """``run(name, params) -> NotebookRun``; identical runs are done once per session."""
     image = None
-    if MODE != "host":
-        image = request.getfixturevalue("user_image")
+    if MODE != "host":  # VRE_NOTEBOOK_TESTS_IMAGE: use that tag as is (development; CI builds via user_image)
+        image = os.environ.get("VRE_NOTEBOOK_TESTS_IMAGE") or request.getfixturevalue("user_image")
     cache: dict[str, NotebookRun] = {}
 
     def run(name: str, params: dict) -> NotebookRun:

@@ -16,8 +16,10 @@ def independent(period):
     monthly = weekly.loc[str(period[0]):str(period[1])].resample("MS").mean().interpolate(limit_direction="both")
     t = monthly.index.year + (monthly.index.month - 0.5) / 12
     slope = np.polyfit(t, monthly.to_numpy(), 1)[0]
-    trend = monthly.rolling(13, center=True, win_type="triang").mean()  # ~2x12 moving average
-    cycle = (monthly - trend).groupby(monthly.index.month).mean()
+    weights = np.r_[0.5, np.ones(11), 0.5] / 12  # the centred 2x12 moving average removes a 12-month cycle
+    trend = pd.Series(np.convolve(monthly.to_numpy(), weights, mode="same"), monthly.index).iloc[6:-6]
+    detrended = (monthly - trend).dropna()
+    cycle = detrended.groupby(detrended.index.month).mean()
     return slope, float(cycle.max() - cycle.min()), int(cycle.idxmax()), int(cycle.idxmin())
 
 

@@ -12,7 +12,7 @@ DEFAULTS = {"baseline": [1983, 2012], "period": [1982, 2022], "percentile": 90, 
 
 def doy366(day: pd.Timestamp) -> int:
     """29 February is day 60 and 1 March always day 61."""
-    n = day.dayofyear
+    n = day.day_of_year
     return n + 1 if (not day.is_leap_year and n >= 60) else n
 
 
