@@ -23,3 +23,14 @@ def ansible_ready():
     if needed - found:
         pytest.fail(f"collections {sorted(needed - found)} missing; they ship in the ansible package")
     return VENV_BIN
+
+
+@pytest.fixture(scope="session")
+def hub_client_for():
+    """An admin client of a deployment's hub, with the token the role generated."""
+    from vre_hub.client import HubClient
+
+    def client(deployment):
+        return HubClient(deployment.hub_url, deployment.admin_token, timeout=30)
+
+    return client

@@ -221,3 +221,20 @@ def make_deployment(tmp_path_factory, prefix: str, ports: dict, cluster: bool) -
     root.mkdir(parents=True, exist_ok=True)
     deployment.write_inventory()
     return deployment
+
+
+SOURCE_PATHS = ["pyproject.toml", "README.md", "hub", "catalogs", "widgets", "extensions", "notebooks", "images"]
+
+
+def snapshot_source(dest: Path) -> Path:
+    """Copy the checkout's buildable parts to ``dest`` (the controller-side source the
+    playbook packs), so edits made meanwhile by others do not change the deployed source."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints", "samples")
+    dest.mkdir(parents=True)
+    for name in SOURCE_PATHS:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=ignore, symlinks=True)
+        elif source.exists():
+            shutil.copy2(source, dest / name)
+    return dest

@@ -1,0 +1,91 @@
+"""The cluster path of ansible/site.yml on a one-node Docker Swarm.
+
+The swarm role initialises the swarm (advertised on 127.0.0.1) unless this engine is
+already in one; the hub then spawns the user's server as a Swarm service with
+DockerSpawner's SwarmSpawner, and the server answers through the hub's proxy. The test
+leaves the swarm at the end only if the playbook created it.
+"""
+
+import pytest
+import requests
+
+from vre_ansible_testlib import docker, make_deployment, snapshot_source
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PREFIX = "vre-ansible-c-"
+PORTS = {"hub": 18100, "api": 18181, "proxy_api": 18101, "https": 18543, "http": 18180}
+
+
+def swarm_state() -> str:
+    return docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, ansible_ready, user_image):
+    was_in_swarm = swarm_state() == "active"
+    deployment = make_deployment(tmp_path_factory, PREFIX, PORTS, cluster=True)
+    deployment.settings["vre_images_source_local"] = str(snapshot_source(deployment.root / "checkout"))
+    deployment.write_inventory()
+    try:
+        yield deployment
+    finally:
+        deployment.remove_created()
+        if not was_in_swarm and swarm_state() == "active":
+            left = docker("swarm", "leave", "--force")
+            print("left the one-node swarm:", left.returncode, left.stderr.strip())
+
+
+@pytest.fixture(scope="module")
+def converged(cluster):
+    first = cluster.playbook("site.yml")
+    assert first.returncode == 0 and first.failed == 0, first.tail()
+    second = cluster.playbook("site.yml")
+    return first, second
+
+
+def test_cluster_converges_into_a_swarm_and_again_changes_nothing(converged):
+    first, second = converged
+    assert swarm_state() == "active"
+    assert second.returncode == 0 and second.failed == 0, second.tail()
+    assert second.changed == 0, f"changed on the second run: {second.changed_tasks}"
+
+
+def test_hub_joins_the_overlay_network(cluster, converged):
+    network = f"{PREFIX}net"
+    driver = docker("network", "inspect", "--format", "{{.Driver}} {{.Attachable}}", network)
+    assert driver.stdout.split() == ["overlay", "true"]
+    attached = docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+                      f"{PREFIX}hub")
+    assert network in attached.stdout.split()
+
+
+def test_swarm_spawner_starts_a_service_that_answers_through_the_hub(cluster, converged, hub_client_for):
+    client = hub_client_for(cluster)
+    name = client.ensure_user("swarm-tester")["name"]
+    service = f"{PREFIX}user-{name}"
+    try:
+        client.start_server(name, wait=240)
+        listed = docker("service", "inspect", "--format",
+                        "{{.Spec.TaskTemplate.ContainerSpec.Image}} {{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}",
+                        service)
+        assert listed.returncode == 0, f"no Swarm service {service}: {listed.stderr}"
+        image, memory = listed.stdout.split()
+        assert image.startswith("dataterra-vre/user:") and int(memory) > 0
+        mounts = docker("service", "inspect", "--format",
+                        "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}}:{{.Source}}:{{.ReadOnly}} {{end}}",
+                        service).stdout.split()
+        assert f"volume:{PREFIX}home-{name}:false" in mounts
+        assert f"volume:{PREFIX}dataref:true" in mounts
+        assert not any("docker.sock" in m for m in mounts)
+
+        token = client.token_for(name, note="ansible swarm test")
+        headers = {"Authorization": f"token {token}"}
+        status = requests.get(f"{cluster.hub_url}/user/{name}/api/status", headers=headers, timeout=15)
+        assert status.status_code == 200 and "started" in status.json()
+        tls = requests.get(f"{cluster.https_url}/user/{name}/api/status", headers=headers,
+                           verify=cluster.certificate, timeout=15)
+        assert tls.status_code == 200
+    finally:
+        client.stop_server(name, wait=90)
+    assert docker("service", "inspect", service).returncode != 0, "the service outlived its server"
