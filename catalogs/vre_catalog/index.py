@@ -6,10 +6,8 @@ vectorised operations whatever the catalogue size (see benchmarks/bench_catalog.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from bisect import bisect_left
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,16 +26,37 @@ _NO_END = np.iinfo(np.int64).max  # ongoing datasets (time_coverage_end null) an
 _NO_START = np.iinfo(np.int64).min
 
 
+def _stem(word: str) -> str:
+    """'' for stop words; a light plural stemmer so 'temperatures' finds 'temperature'."""
+    if word in _STOP:
+        return ""
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case words; a light plural stemmer so 'temperatures' finds 'temperature'."""
-    words = []
-    for word in _TOKEN.findall(str(text).lower().replace("_", " ")):
-        if word in _STOP:
-            continue
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        words.append(word)
-    return words
+    """Lower-case words, stop words dropped, plurals folded."""
+    return [t for t in map(_stem, _TOKEN.findall(str(text).lower().replace("_", " "))) if t]
+
+
+def _days(values: list, missing: int) -> np.ndarray:
+    """Vectorised :func:`_day`; unparsable or absent dates become ``missing``."""
+    text = [str(v)[:10] if v not in (None, "") else "NaT" for v in values]
+    try:
+        days = np.array(text, dtype="datetime64[D]")
+    except ValueError:  # a bad date somewhere: parse one by one, skipping the bad ones
+        days = np.array([_safe_day(t) for t in text], dtype="datetime64[D]")
+    out = days.astype(np.int64)
+    out[np.isnat(days)] = missing
+    return out
+
+
+def _safe_day(text: str):
+    try:
+        return np.datetime64(text, "D")
+    except ValueError:
+        return np.datetime64("NaT")
 
 
 def _day(value) -> int | None:
@@ -157,9 +176,25 @@ class CatalogIndex:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_catalog(cls, path: str | Path | None = None) -> "CatalogIndex":
-        root = Path(path) if path else default_catalog_path()
-        tree = read_tree(root)
+    def from_catalog(cls, path: str | Path | None = None, cache: bool = True) -> "CatalogIndex":
+        """Index the catalogue at ``path`` (default: :func:`default_catalog_path`).
+
+        The built index is cached (pickle) next to the catalogue when that directory is writable, else in
+        ``~/.cache/vre_catalog``; the cache is used only while every catalogue file keeps its size and mtime.
+        """
+        root = (Path(path) if path else default_catalog_path()).resolve()
+        fingerprint = _fingerprint(root) if cache else None
+        if fingerprint:
+            cached = _read_cache(root, fingerprint)
+            if cached is not None:
+                return cached
+        index = cls._build_from_tree(read_tree(root))
+        if fingerprint:
+            _write_cache(root, fingerprint, index)
+        return index
+
+    @classmethod
+    def _build_from_tree(cls, tree) -> "CatalogIndex":
         entries = []
         for pole in tree.poles:
             names = set(pole.sources)
@@ -189,81 +224,91 @@ class CatalogIndex:
         return cls(entries)
 
     def _build(self) -> None:
+        """Flat arrays from one pass over the entries; numpy turns them into postings, facets, bbox, time."""
         n = len(self.entries)
-        # Text: per-token BM25 contributions, precomputed (doc lengths never change).
-        postings: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-        lengths = np.zeros(n)
+        words: list[str] = []  # every word of every field, in document order
+        counts: list[int] = []  # words per (document, field)
+        field_weights = [FIELD_WEIGHTS[f] for f in ("title", "keywords", "variables", "description", "provider")]
+        facet_values: dict[str, list[list[str]]] = {f: [] for f in FACETS}
+        west = np.full((n, 2), np.nan)
+        east = np.full((n, 2), np.nan)
+        south = np.full(n, np.nan)
+        north = np.full(n, np.nan)
+        starts: list[str | None] = []
+        ends: list[str | None] = []
+        findall = _TOKEN.findall
         for i, e in enumerate(self.entries):
             m = e.metadata
-            fields = {
-                "title": e.title,
-                "keywords": " ".join(map(str, m.get("keywords") or [])),
-                "variables": " ".join(" ".join(str(v.get(k) or "") for k in ("name", "standard_name", "long_name"))
-                                      for v in m.get("variables") or []),
-                "description": e.description,
-                "provider": " ".join(str(m.get(k) or "") for k in ("publisher_name", "data_centre", "institution")),
-            }
-            fields["title"] += f" {e.name} {e.pole}"
-            for fname, text in fields.items():
-                for tok in tokenize(text):
-                    postings[tok][i] += FIELD_WEIGHTS[fname]
-                    lengths[i] += FIELD_WEIGHTS[fname]
-        avg = lengths.mean() if n else 1.0
-        self._vocab = sorted(postings)
-        self._postings = {}
-        for tok, docs in postings.items():
-            idx = np.fromiter(docs.keys(), dtype=np.int64, count=len(docs))
-            tf = np.fromiter(docs.values(), dtype=np.float64, count=len(docs))
-            idf = math.log(1 + (n - idx.size + 0.5) / (idx.size + 0.5))
-            score = idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths[idx] / avg))
-            self._postings[tok] = (idx, score)
+            variables = m.get("variables") or []
+            for text in (
+                f"{e.title} {e.name} {e.pole}",
+                " ".join(map(str, m.get("keywords") or [])),
+                " ".join(f"{v.get('name') or ''} {v.get('standard_name') or ''} {v.get('long_name') or ''}" for v in variables),
+                e.description,
+                f"{m.get('publisher_name') or ''} {m.get('data_centre') or ''} {m.get('institution') or ''}",
+            ):
+                found = findall(text.lower().replace("_", " "))
+                words.extend(found)
+                counts.append(len(found))
+            for facet in FACETS:
+                facet_values[facet].append(list(dict.fromkeys(self._facet_of(e, facet))))
+            bbox = e.bbox
+            if bbox is not None:
+                w, s_, e_, n_ = bbox
+                for j, (a, b) in enumerate(_lon_intervals(w, e_)):
+                    west[i, j], east[i, j] = a, b
+                south[i], north[i] = s_, n_
+            start, end = e.time_coverage
+            starts.append(start)
+            ends.append(end)
+        self._west, self._east, self._south, self._north = west, east, south, north
+        self._start, self._end, self._has_time = _days(starts, _NO_START), _days(ends, _NO_END), np.zeros(n, dtype=bool)
+        self._has_time = (self._start != _NO_START) | (self._end != _NO_END)
 
-        # Facets: value codes per document (multi-valued facets as (doc, code) pairs).
-        self._facet_values: dict[str, list[str]] = {}
-        self._facet_docs: dict[str, np.ndarray] = {}
-        self._facet_codes: dict[str, np.ndarray] = {}
-        self._facet_lookup: dict[str, dict[str, int]] = {}
-        for facet in FACETS:
+        # Words -> token ids through a per-distinct-word table (stop words -> -1), then drop stop words.
+        vocab: dict[str, int] = {}
+        word_id: dict[str, int] = {}
+        for word in set(words):
+            tok = _stem(word)
+            word_id[word] = vocab.setdefault(tok, len(vocab)) if tok else -1
+        tok = np.fromiter(map(word_id.__getitem__, words), dtype=np.int64, count=len(words))
+        per_field = np.asarray(counts, dtype=np.int64)
+        doc = np.repeat(np.repeat(np.arange(n, dtype=np.int64), len(field_weights)), per_field)
+        wts = np.repeat(np.tile(np.asarray(field_weights), n), per_field)
+        keep = tok >= 0
+        tok, doc, wts = tok[keep], doc[keep], wts[keep]
+
+        # Facets: (document, value code) pairs.
+        self._facet_lookup, self._facet_values, self._facet_docs, self._facet_codes = {}, {}, {}, {}
+        for facet, per_doc in facet_values.items():
             lookup: dict[str, int] = {}
-            docs, codes = [], []
-            for i, e in enumerate(self.entries):
-                for value in dict.fromkeys(self._facet_of(e, facet)):
-                    code = lookup.setdefault(value, len(lookup))
-                    docs.append(i)
-                    codes.append(code)
+            codes = [lookup.setdefault(v, len(lookup)) for values in per_doc for v in values]
             self._facet_lookup[facet] = lookup
             self._facet_values[facet] = list(lookup)
-            self._facet_docs[facet] = np.asarray(docs, dtype=np.int64)
+            self._facet_docs[facet] = np.repeat(np.arange(n, dtype=np.int64), [len(v) for v in per_doc]) if n else np.zeros(0, dtype=np.int64)
             self._facet_codes[facet] = np.asarray(codes, dtype=np.int64)
 
-        # Space: up to two non-wrapping longitude intervals per entry; NaN where absent.
-        self._west = np.full((n, 2), np.nan)
-        self._east = np.full((n, 2), np.nan)
-        self._south = np.full(n, np.nan)
-        self._north = np.full(n, np.nan)
-        for i, e in enumerate(self.entries):
-            bbox = e.bbox
-            if bbox is None:
-                continue
-            w, s, east, north = bbox
-            for j, (a, b) in enumerate(_lon_intervals(w, east)):
-                self._west[i, j], self._east[i, j] = a, b
-            self._south[i], self._north[i] = s, north
+        # Postings in CSR form: for token t, docs[indptr[t]:indptr[t+1]] with their BM25 contributions.
+        lengths = np.bincount(doc, weights=wts, minlength=n) if n else np.zeros(0)
+        avg = lengths.mean() if n and lengths.mean() > 0 else 1.0
+        key = tok * max(n, 1) + doc
+        order = np.argsort(key, kind="stable")
+        uniq, first = np.unique(key[order], return_index=True)
+        tf = np.add.reduceat(wts[order], first) if uniq.size else np.zeros(0)
+        p_tok, p_doc = uniq // max(n, 1), uniq % max(n, 1)
+        df = np.bincount(p_tok, minlength=len(vocab))
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        self._p_doc = p_doc
+        self._p_score = idf[p_tok] * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths[p_doc] / avg))
+        self._indptr = np.searchsorted(p_tok, np.arange(len(vocab) + 1))
+        self._vocab_ids = vocab
+        self._vocab = sorted(vocab)
 
-        # Time: day numbers; ongoing datasets end at +inf.
-        self._start = np.full(n, _NO_START, dtype=np.int64)
-        self._end = np.full(n, _NO_END, dtype=np.int64)
-        self._has_time = np.zeros(n, dtype=bool)
-        for i, e in enumerate(self.entries):
-            start, end = e.time_coverage
-            try:
-                s_day, e_day = _day(start), _day(end)
-            except ValueError:
-                continue
-            if s_day is not None:
-                self._start[i], self._has_time[i] = s_day, True
-            if e_day is not None:
-                self._end[i], self._has_time[i] = e_day, True
+
+    def _postings(self, tok: str) -> tuple[np.ndarray, np.ndarray]:
+        t = self._vocab_ids[tok]
+        a, b = self._indptr[t], self._indptr[t + 1]
+        return self._p_doc[a:b], self._p_score[a:b]
 
     @staticmethod
     def _facet_of(e: Entry, facet: str) -> list[str]:
@@ -331,7 +376,7 @@ class CatalogIndex:
             for tok in tokens:
                 hit = np.zeros(n, dtype=bool)
                 for key in self._expand(tok):
-                    idx, contribution = self._postings[key]
+                    idx, contribution = self._postings(key)
                     scores[idx] += contribution  # doc ids are unique within a posting list
                     hit[idx] = True
                 matched += hit
@@ -351,7 +396,7 @@ class CatalogIndex:
 
     def _expand(self, tok: str) -> list[str]:
         """The token itself if indexed, else indexed words it prefixes (search-as-you-type)."""
-        if tok in self._postings:
+        if tok in self._vocab_ids:
             return [tok]
         start = bisect_left(self._vocab, tok)
         out = []
@@ -407,6 +452,76 @@ class CatalogIndex:
             values = self._facet_values[facet]
             out[facet] = {values[c]: int(counts[c]) for c in np.argsort(-counts, kind="stable") if counts[c]}
         return out
+
+
+CACHE_VERSION = 1
+CACHE_NAME = ".vre-catalog-index.pkl"
+
+
+def _fingerprint(root: Path) -> list | None:
+    """(path, size, mtime) of the root catalogue and of every sub-catalogue it names; None if unreadable."""
+    from .layout import read_yaml, sub_catalog_path
+
+    try:
+        files = [root]
+        for spec in read_yaml(root)["sources"].values():
+            sub = sub_catalog_path(spec, root.parent)
+            if sub is not None:
+                files.append(sub.resolve())
+        return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    except Exception:  # noqa: BLE001 - no cache then; building will report the real error
+        return None
+
+
+def _cache_paths(root: Path) -> list[Path]:
+    import hashlib
+    import os
+
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vre_catalog"
+    return [root.parent / CACHE_NAME, user_cache / f"{hashlib.sha1(str(root).encode()).hexdigest()}.pkl"]
+
+
+def _trusted(path: Path) -> bool:
+    """Only unpickle files written by us or by root, and writable by nobody else."""
+    import os
+
+    st = path.stat()
+    return st.st_uid in (0, os.getuid()) and not st.st_mode & 0o022
+
+
+def _read_cache(root: Path, fingerprint: list):
+    import pickle
+
+    for path in _cache_paths(root):
+        try:
+            if not path.is_file() or not _trusted(path):
+                continue
+            with open(path, "rb") as f:
+                data = pickle.load(f)
+            if data.get("version") == CACHE_VERSION and data.get("fingerprint") == fingerprint:
+                return data["index"]
+        except Exception:  # noqa: BLE001 - a stale or broken cache is ignored
+            continue
+    return None
+
+
+def _write_cache(root: Path, fingerprint: list, index) -> Path | None:
+    import os
+    import pickle
+    import tempfile
+
+    for path in _cache_paths(root):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vre-index-")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump({"version": CACHE_VERSION, "fingerprint": fingerprint, "index": index}, f, protocol=5)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+            return path
+        except OSError:
+            continue
+    return None
 
 
 def _lon_intervals(west: float, east: float) -> list[tuple[float, float]]:
