@@ -10,6 +10,7 @@ import io
 import json
 import re
 import stat
+import subprocess
 import tarfile
 
 import pytest
@@ -207,8 +208,13 @@ def test_edit_survives_second_distribution(ws_hub, workshop, tokens, material):
     assert put.status_code in (200, 201), put.text[:200]
     (material / "02-niche-model.ipynb").write_text(json.dumps(NOTEBOOK))
     (material / "01-intro.ipynb").write_text(json.dumps({**NOTEBOOK, "metadata": {"v": 2}}))  # teacher's update
+    # this time the material comes as a git repository (a local one: tests stay on loopback)
+    git = ["git", "-C", str(material), "-c", "user.name=teacher", "-c", "user.email=teacher@localhost"]
+    subprocess.run(["git", "init", "-q", str(material)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "day 2"], check=True)
 
-    assert ws_hub.vre("distribute", workshop.name) == 0
+    assert ws_hub.vre("distribute", workshop.name, "--notebooks", f"file://{material}") == 0
 
     back = ws_hub.server_get(first, path, tokens[first]).json()
     assert back["content"]["cells"][-1]["source"] == "my answer: 42"  # the participant's edit is kept
@@ -264,3 +270,18 @@ def _home_files(client, image, user) -> dict:
     buffer.seek(0)
     with tarfile.open(fileobj=buffer) as tar:
         return {m.name.lstrip("/"): {"uid": m.uid} for m in tar.getmembers() if m.isfile()}
+
+
+def test_idle_culler_runs_with_the_workshop_hook(ws_hub, workshop):
+    """The hub's culler service was started with the per-workshop hook and is alive (it
+    loads the hook's config file at start-up and would have exited on an error)."""
+    import os
+
+    from vre_hub.workshop.hubconfig import CULLER_CONFIG
+
+    service = ws_hub.api("GET", "/services/idle-culler").json()
+    assert f"--config={CULLER_CONFIG}" in service["command"]
+    pid = service["pid"]
+    os.kill(pid, 0)  # alive
+    environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    assert f"VRE_STATE_DIR={ws_hub.state_dir}".encode() in environ
