@@ -54,7 +54,12 @@ def docker_engine() -> str:
 
 @pytest.fixture(scope="session")
 def user_image(docker_engine) -> str:
-    """The user image tag, built if missing or stale (same code as `vre images build`)."""
+    """The user image tag, built if missing or stale (same code as `vre images build`).
+
+    VRE_TEST_IMAGE=<tag> uses that image as it is (quick local iterations only).
+    """
+    if os.environ.get("VRE_TEST_IMAGE"):
+        return os.environ["VRE_TEST_IMAGE"]
     return images.build_user_image(log=lambda m: print(f"[image] {m}"))
 
 
@@ -92,8 +97,8 @@ class Hub:
 
     def new_user(self, name: str | None = None, password: str | None = None, admin: bool = False):
         """Create a user (unique name unless given) with a password; return (name, api token)."""
-        name = name or f"{self.prefix}-{secrets.token_hex(3)}"
-        self.client.ensure_user(name, admin=admin)
+        name = accounts.normalize_username(name or f"{self.prefix}-{secrets.token_hex(3)}")
+        name = self.client.ensure_user(name, admin=admin)["name"]  # as the hub normalized it
         accounts.set_password(name, password or secrets.token_urlsafe(12), self.process.state.db_url)
         self.users.append(name)
         return name, self.client.token_for(name, note="tests")

@@ -12,6 +12,12 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.orm import sessionmaker
 
 
+def normalize_username(name: str) -> str:
+    """The name as JupyterHub's authenticators store it (lowercased), so that an account made
+    here is the one its owner logs in to."""
+    return name.lower()
+
+
 def _session(db_url: str):
     engine = create_engine(db_url)
     if "users_info" not in inspect(engine).get_table_names():

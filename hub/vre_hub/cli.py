@@ -142,10 +142,11 @@ def cmd_users_add(args) -> int:
     from .state import StateDir
 
     state = StateDir(args.state_dir)
+    name = accounts.normalize_username(args.name)
     password = args.password or secrets.token_urlsafe(12)
-    _client(state).ensure_user(args.name, admin=args.admin)
-    accounts.set_password(args.name, password, state.db_url)
-    say(f"account {args.name!r} ready; password: {password}" if not args.password else f"account {args.name!r} ready")
+    _client(state).ensure_user(name, admin=args.admin)
+    accounts.set_password(name, password, state.db_url)
+    say(f"account {name!r} ready" + ("" if args.password else f"; password: {password}"))
     return 0
 
 

@@ -44,6 +44,13 @@ def _apt_install(*packages: str, log=print) -> None:
         raise EngineError(f"apt-get install {' '.join(packages)} failed: {result.stderr.strip()[-300:]}")
 
 
+def ensure_debian_package(package: str, log=print) -> None:
+    """Install ``package`` from the Debian archive when we may (root on Debian), else say how."""
+    if not _is_root_on_debian():
+        raise EngineError(f"{package} is missing; install it (Debian: apt-get install {package})")
+    _apt_install(package, log=log)
+
+
 def ensure_docker_engine(log=print, wait_seconds: float = 60) -> str:
     """Return a one-line description of the engine in use, installing/starting it if needed."""
     if engine_answers():

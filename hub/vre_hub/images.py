@@ -49,6 +49,7 @@ def assemble_context(dest: Path, root: Path = REPO_ROOT) -> str:
     image_dir = root / "images" / "user"
     shutil.copy2(image_dir / "Dockerfile", dest / "Dockerfile")
     shutil.copy2(image_dir / "start-vre.sh", dest / "start-vre.sh")
+    shutil.copy2(image_dir / "lab-overrides.json", dest / "lab-overrides.json")
     (dest / "requirements.txt").write_text("\n".join(user_requirements(root / "pyproject.toml")) + "\n")
     src = dest / "src"
     src.mkdir()
@@ -99,6 +100,10 @@ def image_size_mib(image: str) -> float:
 def build_offline_base(tag: str = OFFLINE_BASE_IMAGE, log=print) -> str:
     """debootstrap a Debian rootfs and ``docker import`` it (no registry needed)."""
     script = REPO_ROOT / "images" / "base" / "build-offline-base.sh"
+    if not shutil.which("debootstrap"):
+        from .engine import ensure_debian_package
+
+        ensure_debian_package("debootstrap", log=log)
     log(f"building offline base {tag} with debootstrap (about a minute)")
     started = time.monotonic()
     result = subprocess.run(["bash", str(script), tag], capture_output=True, text=True)

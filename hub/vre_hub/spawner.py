@@ -42,8 +42,7 @@ class ProfileError(web.HTTPError):
 
     def __init__(self, name, known):
         message = f"unknown profile {name!r}; choose one of: {', '.join(known)}"
-        super().__init__(400, message)
-        self.log_message = message
+        super().__init__(400, message.replace("%", "%%"))
 
 
 class VRESpawner(DockerSpawner):
@@ -143,16 +142,22 @@ class VRESpawner(DockerSpawner):
                 return profile
         raise ProfileError(name, [p["name"] for p in self.profiles])
 
-    def _apply_profile(self):
-        chosen = self.user_options.get("profile") if self.user_options else None
+    @default("apply_user_options")
+    def _default_apply_user_options(self):
+        return VRESpawner._apply_profile
+
+    @staticmethod
+    def _apply_profile(spawner, user_options):
+        """Apply the requested profile's limits (JupyterHub turns ProfileError into HTTP 400)."""
+        chosen = (user_options or {}).get("profile")
         if isinstance(chosen, list):  # raw form data
             chosen = chosen[0] if chosen else None
-        profile = self.profile(chosen)
-        self.mem_limit = profile.get("mem_limit")
-        self.cpu_limit = profile.get("cpu_limit")
+        profile = spawner.profile(chosen)
+        spawner.mem_limit = profile.get("mem_limit")
+        spawner.cpu_limit = profile.get("cpu_limit")
         if profile.get("image"):
-            self.image = profile["image"]
-        return profile
+            spawner.image = profile["image"]
+        spawner.profile_name = profile["name"]
 
     # -- storage ----------------------------------------------------------------
 
@@ -186,8 +191,7 @@ class VRESpawner(DockerSpawner):
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self):
-        profile = self._apply_profile()
-        self.log.info("Starting %s with profile %s", self.user.name, profile["name"])
+        self.log.info("Starting %s with profile %s", self.user.name, getattr(self, "profile_name", "?"))
 
         volumes = dict(self.volumes)
         if self.dataref_volume:
@@ -200,6 +204,7 @@ class VRESpawner(DockerSpawner):
 
         if self.host_networking:
             self.network_name = "host"
+            self.use_internal_ip = True  # no port bindings in the host namespace
             self.ip = "127.0.0.1"
             self.port = random_port()
         return await super().start()
