@@ -200,3 +200,26 @@ def test_missing_or_empty_notebooks_path(tmp_path):
         notebooks.load(str(tmp_path / "nope"))
     with pytest.raises(WorkshopError, match="no files"):
         notebooks.load(str(tmp_path))
+
+
+def test_cli_unknown_workshop_is_one_line(tmp_path, capsys):
+    from vre_hub.workshop import cli
+
+    assert cli.main(["--state-dir", str(tmp_path), "status", "nope-ws"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: no workshop called 'nope-ws'; list them with `vre workshop list`"
+
+
+def test_cli_culling_updates_the_record(tmp_path, capsys):
+    from vre_hub.workshop import cli
+
+    Registry(tmp_path).save(ws())
+    argv = ["--state-dir", str(tmp_path), "culling", "neo-2026", "--class-start", "2026-12-01T09:00",
+            "--class-end", "2026-12-01T17:00", "--class-idle-minutes", "240"]
+    assert cli.main(argv) == 0
+    record = Registry(tmp_path).load("neo-2026")
+    assert record.class_idle_timeout == 240 * 60 and record.class_start.startswith("2026-12-01T09:00")
+    assert cli.main(["--state-dir", str(tmp_path), "culling", "neo-2026", "--class-idle-minutes", "0"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    assert cli.main(["--state-dir", str(tmp_path), "list"]) == 0
+    assert "neo-2026" in capsys.readouterr().out
