@@ -1,5 +1,6 @@
 """The jobs page in a real browser: hub login (OAuth), submit a job from the form, see it complete."""
 
+import os
 import secrets
 import shutil
 
@@ -7,7 +8,6 @@ import pytest
 
 from vre_hub import naming
 
-from ..conftest import need
 from .conftest import NOTEBOOKS, JobsUser, wait_for_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
@@ -19,7 +19,11 @@ CHROMIUM_ARGS = [
 
 
 def test_submit_and_browse_from_the_page(hub, backend, jobs_url, output_dir):
-    need(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install chromium)")
+    if shutil.which("chromium") is None:
+        why = "Debian chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"required in CI: {why}")
+        pytest.skip(why)
     from playwright.sync_api import sync_playwright
 
     password = secrets.token_urlsafe(12)
