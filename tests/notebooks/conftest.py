@@ -1,7 +1,8 @@
 """Run the workshop notebooks with papermill, the way CI and a workshop do.
 
 By default each notebook runs *inside the user image*:
-``docker run --rm --network host -v TMP:/out IMAGE papermill /opt/vre/notebooks/NB.ipynb /out/NB.ipynb -f /out/params.yaml``
+``docker run --rm --network host -v TMP:/out IMAGE papermill /opt/vre/notebooks/NB.ipynb /out/NB.ipynb \
+-f /out/params.yaml``
 with the image's own catalogue (/opt/vre/catalogs).  ``VRE_NOTEBOOK_TESTS=host`` runs them with the project's .venv
 and the repository catalogue instead (fast iteration while writing notebooks; CI uses the image).
 

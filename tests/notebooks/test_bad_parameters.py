@@ -15,7 +15,7 @@ CASES = [
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("name,params,message", CASES, ids=[f"{c[0]}-{c[2].split()[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("name,params,message", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_bad_parameter_stops_at_first_cell_with_one_line(notebook_runner, name, params, message):
     run = notebook_runner(name, params)
     assert not run.ok

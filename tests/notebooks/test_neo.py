@@ -5,7 +5,6 @@ true niche applied to the environment sample (no fitted model), with the same ce
 """
 import numpy as np
 import pytest
-import xarray as xr
 
 from .conftest import PARAMETER_SETS
 
@@ -54,7 +53,8 @@ def expected_scenario_shift(niche, env, params):
     recent = env.sel(time=slice(str(last - 9), str(last))).groupby("time.month").mean()
     delta = params.get("scenario", {"thetao": 1.0, "so": -1.0})
     now = true_suitability(niche, recent.thetao, recent.so).mean("month")
-    future = true_suitability(niche, recent.thetao + delta.get("thetao", 0), recent.so + delta.get("so", 0)).mean("month")
+    future = true_suitability(niche, recent.thetao + delta.get("thetao", 0),
+                              recent.so + delta.get("so", 0)).mean("month")
     return float(centroid(future) - centroid(now))
 
 
@@ -83,10 +83,12 @@ def test_habitat_shifts_match_the_true_niche(run_set, true_niche, environment, s
     results, params = run.results_file, PARAMETER_SETS[NAME][set_name]
     decadal = expected_decadal_shift(true_niche, environment, params)
     assert decadal > 0  # the sample warms: the true habitat moves poleward
-    assert abs(results["centroid_shift_deg_per_decade"] - decadal) <= 0.1, (results["centroid_shift_deg_per_decade"], decadal)
+    got = results["centroid_shift_deg_per_decade"]
+    assert abs(got - decadal) <= 0.1, (got, decadal)
     scenario = expected_scenario_shift(true_niche, environment, params)
     assert np.sign(results["scenario_centroid_shift_deg"]) == np.sign(scenario)
-    assert abs(results["scenario_centroid_shift_deg"] - scenario) <= 1.0, (results["scenario_centroid_shift_deg"], scenario)
+    got = results["scenario_centroid_shift_deg"]
+    assert abs(got - scenario) <= 1.0, (got, scenario)
     first, last = params.get("period", [1993, 2022])
     assert set(results["centroid_lat_by_decade"]) == {str(y // 10 * 10) for y in range(first, last + 1)}
 

@@ -29,17 +29,16 @@ def reference_events(sst: pd.Series, p: dict) -> list[tuple[pd.Timestamp, pd.Tim
     half = p["smooth_days"] // 2
     threshold = np.array([np.mean([raw[(d + k) % 366] for k in range(-half, half + 1)]) for d in range(366)])
 
-    events, run_start = [], None
     in_period = [i for i, d in enumerate(days) if p["period"][0] <= d.year <= p["period"][1]]
-    for i in in_period + [None]:
-        hot = i is not None and values[i] > threshold[doys[i] - 1]
-        if hot and run_start is None:
-            run_start = i
-        elif not hot and run_start is not None:
-            if i_prev - run_start + 1 >= p["min_duration"]:
-                events.append([run_start, i_prev])
+    hot = [values[i] > threshold[doys[i] - 1] for i in in_period]
+    events, run_start = [], None
+    for j, is_hot in enumerate(hot + [False]):  # a cold sentinel closes a run at the end
+        if is_hot and run_start is None:
+            run_start = j
+        elif not is_hot and run_start is not None:
+            if j - run_start >= p["min_duration"]:
+                events.append([in_period[run_start], in_period[j - 1]])
             run_start = None
-        i_prev = i
     merged = []
     for s, e in events:
         if merged and s - merged[-1][1] - 1 <= p["max_gap"]:
