@@ -4,6 +4,7 @@
                        [--protocol P] [--bbox W,S,E,N] [--start DATE] [--end DATE] [--limit N] [--facets] [--json]
     vre catalog show ID
     vre catalog check [PATH] [--no-open]
+    vre catalog index [PATH]
     vre catalog samples [--out DIR]
 """
 from __future__ import annotations
@@ -94,8 +95,21 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_index(args) -> int:
+    import time
+
+    from .index import CatalogIndex, _cache_paths
+
+    path = (Path(args.path) if args.path else default_catalog_path()).resolve()
+    t0 = time.perf_counter()
+    idx = CatalogIndex.from_catalog(path, cache=True)
+    cached = next((p for p in _cache_paths(path) if p.exists()), None)
+    print(f"indexed {len(idx)} entries of {path} in {time.perf_counter() - t0:.2f} s; cache: {cached or 'not writable'}")
+    return 0
+
+
 def cmd_samples(args) -> int:
-    from .samples.__main__ import main as samples_main
+    from .samples import main as samples_main
 
     return samples_main(["--out", str(args.out)] if args.out else [])
 
@@ -130,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("path", nargs="?", help="root or pole catalogue YAML (default: the catalogue in use)")
     c.add_argument("--no-open", action="store_true", help="skip opening the samples")
     c.set_defaults(func=cmd_check)
+
+    i = sub.add_parser("index", help="build the search index cache next to the catalogue (image build time)")
+    i.add_argument("path", nargs="?", help="root catalogue YAML (default: the catalogue in use)")
+    i.set_defaults(func=cmd_index)
 
     g = sub.add_parser("samples", help="write the embedded samples (python -m vre_catalog.samples)")
     g.add_argument("--out", type=Path, help="output directory (default: catalogs/samples next to the YAML)")

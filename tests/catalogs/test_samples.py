@@ -8,7 +8,8 @@ import pytest
 import xarray as xr
 
 from vre_catalog.layout import read_tree
-from vre_catalog.samples import build, load_registry, odatis
+from vre_catalog.generators import odatis
+from vre_catalog.samples import build, load_registry
 
 
 def _entries(catalog_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import sample
+from ..samples import sample
 from ._common import annual, ar1, coord_attrs, synthetic_attrs
 
 # OSO nomenclature since 2018 (CESBIO), codes 1-23.
@@ -63,7 +63,7 @@ def land_cover_oso(rng):
         "flag_values": list(range(1, 24)), "flag_meanings": " ".join(c.replace(" ", "_") for c in OSO_CLASSES),
     }
     coord_attrs(ds)
-    ds.attrs = synthetic_attrs("Synthetic OSO-like land cover around Toulouse", "vre_catalog.samples.theia:land_cover_oso", 31)
+    ds.attrs = synthetic_attrs("Synthetic OSO-like land cover around Toulouse", "vre_catalog.generators.theia:land_cover_oso", 31)
     return ds
 
 
@@ -85,7 +85,7 @@ def soil_moisture_daily(rng):
     ds["sm"].attrs = {"standard_name": "volume_fraction_of_condensed_water_in_soil", "units": "m3 m-3",
                       "long_name": "Volumetric surface soil moisture"}
     coord_attrs(ds)
-    ds.attrs = synthetic_attrs("Synthetic daily surface soil moisture, France, 2020", "vre_catalog.samples.theia:soil_moisture_daily", 2020)
+    ds.attrs = synthetic_attrs("Synthetic daily surface soil moisture, France, 2020", "vre_catalog.generators.theia:soil_moisture_daily", 2020)
     return ds
 
 
@@ -138,7 +138,7 @@ def aboveground_biomass(rng):
     ds["agb"].attrs = {"standard_name": None, "units": "Mg ha-1", "long_name": "Above-ground biomass"}
     del ds["agb"].attrs["standard_name"]
     coord_attrs(ds)
-    ds.attrs = synthetic_attrs("Synthetic above-ground biomass, France", "vre_catalog.samples.theia:aboveground_biomass", 404)
+    ds.attrs = synthetic_attrs("Synthetic above-ground biomass, France", "vre_catalog.generators.theia:aboveground_biomass", 404)
     return ds
 
 
@@ -158,5 +158,5 @@ def landsat_surface_reflectance(rng):
         ds[name].attrs = {"standard_name": "surface_bidirectional_reflectance", "units": "1", "long_name": f"Surface reflectance {band}"}
     ds["x"].attrs = {"units": "m", "long_name": "Easting from chip origin"}
     ds["y"].attrs = {"units": "m", "long_name": "Northing from chip origin"}
-    ds.attrs = synthetic_attrs("Synthetic Landsat 8 surface reflectance chip", "vre_catalog.samples.theia:landsat_surface_reflectance", 8)
+    ds.attrs = synthetic_attrs("Synthetic Landsat 8 surface reflectance chip", "vre_catalog.generators.theia:landsat_surface_reflectance", 8)
     return ds

@@ -1,7 +1,7 @@
 """Embedded offline samples of the catalogue entries.
 
-Each sample is built by a small function registered with :func:`sample` under the path the
-catalogue references (``{{ CATALOG_DIR }}/samples/<pole>/<file>``).  ``python -m
+Each sample is built by a small function (in ``vre_catalog.generators.<pole>``) registered with
+:func:`sample` under the path the catalogue references (``{{ CATALOG_DIR }}/samples/<pole>/<file>``).  ``python -m
 vre_catalog.samples --out DIR`` writes them all; the user image does that at build time.
 
 Samples are either *real* (data shipped inside a PyPI package, cited in the catalogue
@@ -9,7 +9,9 @@ metadata) or *synthetic* (physically plausible, reproducible from the recorded s
 """
 from __future__ import annotations
 
+import argparse
 import importlib
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,7 @@ def sample(path: str, seed: int | None = None, kind: str = "synthetic"):
 
 def load_registry() -> dict[str, SampleSpec]:
     for name in POLE_MODULES:
-        importlib.import_module(f"{__name__}.{name}")
+        importlib.import_module(f"vre_catalog.generators.{name}")
     return REGISTRY
 
 
@@ -93,3 +95,33 @@ def generate(out: Path, only: list[str] | None = None, log=print) -> list[Path]:
         log(f"wrote {target} ({spec.kind}, {time.perf_counter() - t0:.2f} s)")
         written.append(target)
     return written
+
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "samples"  # catalogs/samples, next to the YAML
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m vre_catalog.samples --out DIR : write every embedded catalogue sample."""
+    parser = argparse.ArgumentParser(prog="python -m vre_catalog.samples", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    parser.add_argument("--only", nargs="*", help="only samples whose path contains one of these words")
+    args = parser.parse_args(argv)
+    # Run as __main__, this file is a second module object: use the one the generators register into.
+    from vre_catalog import samples
+
+    t0 = time.perf_counter()
+    try:
+        files = samples.generate(args.out, args.only)
+    except OSError as exc:
+        print(f"error: cannot write samples under {args.out}: {exc}; choose a writable --out", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        print(f"error: a sample generator needs a missing package ({exc.name}); install the `user` extra", file=sys.stderr)
+        return 1
+    size = sum(f.stat().st_size if f.is_file() else sum(p.stat().st_size for p in f.rglob("*") if p.is_file()) for f in files)
+    print(f"{len(files)} samples, {size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

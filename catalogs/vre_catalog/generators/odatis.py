@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import sample
+from ..samples import sample
 from ._geo import distance_to_land_km, land_mask, mediterranean
 
 # The NE Atlantic / European shelf grid shared by the environment, bathymetry and species samples.
@@ -142,7 +142,7 @@ def ocean_environment_monthly(rng):
     ds = _environment().copy()
     ds.attrs = _synthetic_attrs(
         "Synthetic monthly ocean environment, NE Atlantic and European shelf, 1993-2022",
-        "vre_catalog.samples.odatis:ocean_environment_monthly", ENV_SEED,
+        "vre_catalog.generators.odatis:ocean_environment_monthly", ENV_SEED,
         warming_trend_degC_per_year=0.028,
     )
     return ds
@@ -158,7 +158,7 @@ def bathymetry(rng):
                          "long_name": "Sea floor depth (NaN on land)"}
     _coord_attrs(ds)
     ds.attrs = _synthetic_attrs("Synthetic bathymetry on the ocean environment grid",
-                                "vre_catalog.samples.odatis:bathymetry", ENV_SEED + 1)
+                                "vre_catalog.generators.odatis:bathymetry", ENV_SEED + 1)
     return ds
 
 
@@ -302,5 +302,5 @@ def chlorophyll_biscay_8day(rng):
     ds["chlor_a"].attrs = _cf("chlor_a", "mass_concentration_of_chlorophyll_a_in_sea_water", "mg m-3", "Chlorophyll-a, 8-day composite")
     _coord_attrs(ds)
     ds.attrs = _synthetic_attrs("Synthetic 8-day ocean-colour chlorophyll, Bay of Biscay, 2020",
-                                "vre_catalog.samples.odatis:chlorophyll_biscay_8day", 5)
+                                "vre_catalog.generators.odatis:chlorophyll_biscay_8day", 5)
     return ds

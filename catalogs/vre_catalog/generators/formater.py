@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import sample
+from ..samples import sample
 from ._common import annual, ar1, coord_attrs, synthetic_attrs
 
 # Truth of the GNSS sample, recorded in the catalogue metadata as well.
@@ -73,7 +73,7 @@ def seismic_waveform(rng):
                             "sampling_rate_hz": fs}
     ds["time"].attrs = {"standard_name": "time", "long_name": "Time (UTC)"}
     ds.attrs = synthetic_attrs("Synthetic 3-component local earthquake record, 100 Hz",
-                               "vre_catalog.samples.formater:seismic_waveform", 35)
+                               "vre_catalog.generators.formater:seismic_waveform", 35)
     ds.attrs.update(network="FR", station="CIEL", location="00", p_arrival_s=p_arrival, s_arrival_s=s_arrival)
     return ds
 
@@ -155,5 +155,5 @@ def global_relief_france(rng):
     ds = xr.Dataset({"z": (("latitude", "longitude"), elev.round(0).astype("float32"))}, coords={"latitude": lat, "longitude": lon})
     ds["z"].attrs = {"standard_name": "height_above_mean_sea_level", "units": "m", "long_name": "Surface elevation (negative below sea level)"}
     coord_attrs(ds)
-    ds.attrs = synthetic_attrs("Synthetic surface relief around France", "vre_catalog.samples.formater:global_relief_france", 2022)
+    ds.attrs = synthetic_attrs("Synthetic surface relief around France", "vre_catalog.generators.formater:global_relief_france", 2022)
     return ds

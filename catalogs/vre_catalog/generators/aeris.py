@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import sample
+from ..samples import sample
 from ._common import annual, ar1, coord_attrs, synthetic_attrs
 
 
@@ -112,5 +112,5 @@ def cmip6_ipsl_tas_monthly(rng):
     ds["tas"].attrs = {"standard_name": "air_temperature", "units": "K", "long_name": "Near-surface air temperature"}
     coord_attrs(ds)
     ds.attrs = synthetic_attrs("Synthetic monthly near-surface air temperature, Europe, 1950-2014",
-                               "vre_catalog.samples.aeris:cmip6_ipsl_tas_monthly", 6)
+                               "vre_catalog.generators.aeris:cmip6_ipsl_tas_monthly", 6)
     return ds

@@ -1,0 +1,1 @@
+"""Sample generators, one module per pole; each registers its builders with vre_catalog.samples.sample."""
