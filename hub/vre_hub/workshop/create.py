@@ -101,13 +101,18 @@ def validate(ctx: Context, req: Request) -> tuple[Workshop, bytes | None, bool]:
     return workshop, packed, new_teacher
 
 
+def _remove_if_empty(folder) -> None:
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def create(ctx: Context, req: Request) -> Workshop:
     workshop, packed, new_teacher = validate(ctx, req)
     hub, say = ctx.hub, ctx.say
     undo = []  # what to take back, newest first, if a later step fails
     folder = ctx.registry.folder(workshop.name)
-    folder_existed = folder.exists()
-    undo.append(lambda: folder_existed or not folder.exists() or any(folder.iterdir()) or folder.rmdir())
+    if not folder.exists():
+        undo.append(lambda: _remove_if_empty(folder))
     try:
         users = workshop.participants + ([workshop.teacher] if new_teacher else [])
         say(f"creating {len(users)} hub account(s): {users[0]} ... {users[-1]}")
