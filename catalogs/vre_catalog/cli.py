@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from .layout import CatalogFileError, default_catalog_path
+from .layout import REPO_CATALOG, CatalogFileError, default_catalog_path
 
 
 def _fail(message: str) -> int:
@@ -83,6 +83,13 @@ def cmd_check(args) -> int:
     from .check import check_catalog, count_entries
 
     path = Path(args.path) if args.path else default_catalog_path()
+    samples = path.resolve().parent / "samples"
+    if path.resolve() == REPO_CATALOG and not samples.exists():
+        # A fresh clone has no samples (they are generated, never committed): make them first.
+        from .samples import generate
+
+        print(f"no samples yet in {samples}: generating them (python -m vre_catalog.samples)")
+        generate(samples, log=lambda *_: None)
     print(f"checking {path}" + ("" if args.no_open else " (opening every sample)"))
     problems = check_catalog(path, open_samples=not args.no_open)
     for problem in problems:
