@@ -110,14 +110,12 @@ def test_entry_api_and_helpful_key_error(index):
     assert "\n" not in message and "odatis.argo_profiles" in message
 
 
-def test_from_entries_builds_a_large_index_quickly():
-    import time
-
+def test_from_entries_builds_a_large_index():
     records = [_md(f"d{i}", -180 + (i % 360), -60 + (i % 100), -179 + (i % 360), -59 + (i % 100), keywords=[f"kw{i % 50}"]) for i in range(10_000)]
-    t0 = time.perf_counter()
-    idx = CatalogIndex.from_entries(records)
-    assert time.perf_counter() - t0 < 10  # generous: a correctness check, the benchmark measures speed
+    idx = CatalogIndex.from_entries(records)  # speed is measured by benchmarks/bench_catalog.py
+    assert len(idx) == 10_000
     assert len(idx.search("kw7").entries) == 200
+    assert idx.search("kw7", facets={"pole": ["odatis"]}, bbox=(-180, -60, -170, -50)).total > 0
 
 
 def _md(name, w, s, e, n, keywords=("ocean",)):
