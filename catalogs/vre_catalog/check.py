@@ -68,7 +68,7 @@ def explain(error) -> str:
         return f"bbox out of range: {where} = {value} is not in {rng}; use degrees ({'east' if 'lon' in where else 'north'})"
     if kind == "pattern" and where.startswith("time_coverage"):
         return f"{where} = {value!r} is not an ISO 8601 date; write YYYY-MM-DD"
-    if kind == "pattern" and where.endswith("url") or where == "landing_page":
+    if kind == "pattern" and (where.endswith("url") or where == "landing_page"):
         return f"{where} = {value!r} is not an http(s) URL; give the full address"
     if kind == "type":
         return f"{where} = {value!r} should be {error.validator_value}; fix its type"
@@ -151,7 +151,7 @@ def check_catalog(path: str | Path, open_samples: bool = True) -> list[Problem]:
         pole_files.append((pole, path, root))
 
     validator = _validator()
-    opened = None
+    opened: dict = {}
     for pole, file, data in pole_files:
         lines = source_lines(file)
         sources = data["sources"]
@@ -205,12 +205,8 @@ def check_catalog(path: str | Path, open_samples: bool = True) -> list[Problem]:
             if not open_samples:
                 continue
             try:
-                if opened is None:
-                    import intake
-
-                    opened = {}
                 if file not in opened:
-                    import intake
+                    import intake  # plain intake, exactly as a user opens the catalogue
 
                     opened[file] = intake.open_catalog(str(file))
                 obj = opened[file][name].read()
