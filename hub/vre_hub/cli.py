@@ -7,6 +7,7 @@ Every step says what it does; a failing step says which and why in one line.
 
 import argparse
 import importlib
+import os
 import secrets
 import subprocess
 import sys
@@ -59,8 +60,14 @@ def cmd_up(args) -> int:
     say(engine.ensure_docker_engine(log=say))
     say("checking configurable-http-proxy")
     proxy = engine.ensure_proxy(log=say)
-    say(f"checking the user image ({images.user_image_tag()})")
-    images.build_user_image(base=args.base, log=say)
+    image = os.environ.get("VRE_USER_IMAGE")
+    if image:  # the operator's own image: use it as it is
+        say(f"checking the user image ({image}, from VRE_USER_IMAGE)")
+        if not images.image_exists(image):
+            raise RuntimeError(f"VRE_USER_IMAGE={image} is not a local image; build or load it, or unset it")
+    else:
+        say(f"checking the user image ({images.user_image_tag()})")
+        images.build_user_image(base=args.base, log=say)
 
     hub = _hub(args)
     hub.env["VRE_PROXY_COMMAND"] = proxy

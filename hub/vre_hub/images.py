@@ -26,7 +26,9 @@ PUBLIC_BASE_IMAGE = "debian:bookworm-slim"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CONTEXT_HASH_LABEL = "org.dataterra.vre.context-hash"
 PACKAGE_DIRS = ["hub/vre_hub", "catalogs/vre_catalog", "widgets/vre_widgets", "extensions/vre_jobs"]
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "samples", ".ipynb_checkpoints", "*.egg-info")
+_IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "samples", ".ipynb_checkpoints", "*.egg-info", ".vre-catalog-index.pkl"
+)
 
 
 class BuildError(RuntimeError):
