@@ -7,7 +7,6 @@ In CI (``CI=true``) a missing engine fails the run instead of skipping it.
 
 import os
 import secrets
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,24 +17,9 @@ from vre_hub import accounts, engine, images, naming
 from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
 from vre_hub.state import StateDir
+from vre_testing import free_port, need
 
 OUTPUT_DIR = Path(__file__).parent / "output"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def need(condition: bool, why: str):
-    """Skip (printing why) when a requirement is missing; fail instead in CI."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {why}")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ class HubProcess:
     proxy_api_port: int = 8001
     ip: str = "127.0.0.1"
     env: dict = field(default_factory=dict)
+    config_file: Path = CONFIG_FILE
 
     @property
     def url(self) -> str:
@@ -70,7 +71,7 @@ class HubProcess:
         self.state.ensure()
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+                [sys.executable, "-m", "jupyterhub", "-f", str(self.config_file)],
                 cwd=self.state.path,
                 env=self.environment(),
                 stdout=log,

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import need
+from vre_testing import need
 from widgets.lab import cell_output, run_cell, wait_kernel_idle
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port
+from vre_testing import free_port
 
 pytestmark = pytest.mark.docker
 VRE = [sys.executable, "-m", "vre_hub.cli"]
