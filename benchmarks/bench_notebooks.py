@@ -30,9 +30,11 @@ def newest_user_image() -> str:
     return out[0]
 
 
-def run_in_image(image: str, name: str, out: Path) -> None:
+def run_in_image(image: str, name: str, out: Path, mount_repo: bool = False) -> None:
     out.chmod(0o777)
-    subprocess.run(["docker", "run", "--rm", "--network", "host", "-v", f"{out}:/out", image, "papermill",
+    mounts = ["-v", f"{ROOT / 'notebooks'}:/opt/vre/notebooks:ro", "-v", f"{ROOT / 'catalogs'}:/opt/vre/catalogs:ro"]
+    subprocess.run(["docker", "run", "--rm", "--network", "host", "-v", f"{out}:/out", *(mounts if mount_repo else []),
+                    image, "papermill",
                     f"/opt/vre/notebooks/{name}.ipynb", f"/out/{name}.ipynb", "-p", "output_dir", "/out/results",
                     "--no-progress-bar"], check=True, capture_output=True)
 
@@ -56,19 +58,24 @@ def main() -> int:
     where.add_argument("--image", help="user image tag (default: newest dataterra-vre/user)")
     where.add_argument("--host", action="store_true", help="run with this .venv and the repository catalogue")
     parser.add_argument("--repeat", type=int, default=1, help="runs per notebook (median reported)")
+    parser.add_argument("--mount-repo", action="store_true",
+                        help="image mode: mount this repository's notebooks and catalogue (with generated samples) "
+                             "over the image's copies, to time changes without rebuilding the image")
     args = parser.parse_args()
 
-    if args.host:
+    if args.host or args.mount_repo:
         from vre_catalog.layout import REPO_CATALOG
         from vre_catalog.samples import generate, load_registry
 
         samples = REPO_CATALOG.parent / "samples"
         if not all((samples / rel).exists() for rel in load_registry()):
             generate(samples, log=lambda *_: None)
+    if args.host:
         runner, where_label = (lambda name, out: run_on_host(REPO_CATALOG, name, out)), "host .venv"
     else:
         image = args.image or newest_user_image()
-        runner, where_label = (lambda name, out: run_in_image(image, name, out)), f"image {image}"
+        runner = lambda name, out: run_in_image(image, name, out, args.mount_repo)  # noqa: E731
+        where_label = f"image {image}" + (" (repository notebooks and catalogue mounted)" if args.mount_repo else "")
 
     print(f"workshop notebooks, default parameters, {where_label}, target {TARGET_S:.0f} s each")
     print(f"{'notebook':28s} {'wall s':>8s} {'vs target':>10s}  slowest cell")
