@@ -7,7 +7,8 @@ service, a user whose home volume holds a tiny notebook, then measures:
 
 1. one short job, wall time from submission to `completed` through the service
    (REST API, queue, container start, papermill, HTML rendering, results) versus
-   `docker run <user image> papermill ...` on the same volume: median of --runs each,
+   `docker run <user image> papermill ...` on the same volume with the same limits
+   (1 CPU, 2 GiB, uid 1000, host network): median of --runs each,
    and their ratio (target <= 1.5);
 2. throughput of --throughput-jobs short jobs submitted at once with a concurrency of 2
    (the service's max_concurrent and max_per_user), in jobs per minute.
@@ -31,7 +32,7 @@ from vre_hub import engine, images, naming
 from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
 from vre_hub.state import StateDir
-from vre_jobs.containers import ContainerLimits, DockerBackend
+from vre_jobs.containers import LABEL_USER, ContainerLimits, DockerBackend
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "tests" / "jobs" / "notebooks" / "params.ipynb"
 CONCURRENCY = 2
@@ -87,6 +88,7 @@ def main() -> int:
             token = admin.token_for(user, note="bench")
             backend = DockerBackend(image, ContainerLimits("2G", 1.0, "1000:100", "host"))
             backend.write_files(volume, "work", {"bench.ipynb": NOTEBOOK.read_bytes()})
+            backend.expire_scratch(all_=True)
             url = f"{hub.url}/services/jobs/"
             session = requests.Session()
             session.headers["Authorization"] = f"token {token}"
@@ -99,7 +101,8 @@ def main() -> int:
             def direct(i):
                 t0 = time.perf_counter()
                 subprocess.run(
-                    ["docker", "run", "--rm", "--network", "host", "--user", "1000:100",
+                    # The same limits the service gives its job containers (cpu_limit, mem_limit).
+                    ["docker", "run", "--rm", "--network", "host", "--user", "1000:100", "--cpus", "1", "--memory", "2g",
                      "--entrypoint", "papermill", "-v", f"{volume}:/home/jovyan", image,
                      "--no-progress-bar", "-p", "alpha", str(i), "work/bench.ipynb", f"work/direct-{i}.ipynb"],
                     check=True, capture_output=True,
@@ -125,12 +128,16 @@ def main() -> int:
             t0 = time.perf_counter()
             r = session.post(f"{url}api/jobs", json={"notebook": "work/bench.ipynb", "sweep": {"list": [{"alpha": float(i)} for i in range(n)]}})
             r.raise_for_status()
-            wait_done(session, url, [j["id"] for j in r.json()["jobs"]], poll=0.5)
+            wait_done(session, url, [j["id"] for j in r.json()["jobs"]], timeout=1800, poll=0.5)
             elapsed = time.perf_counter() - t0
             print(f"throughput: {n} short jobs, concurrency {CONCURRENCY}: {elapsed:.1f} s -> {n / elapsed * 60:.1f} jobs/min")
             print(f"  (papermill directly, one after another, would take about {n * d:.1f} s -> {60 / d:.1f} jobs/min)")
         finally:
             hub.stop()
+            for name in subprocess.run(
+                ["docker", "ps", "-aq", "--filter", f"label={LABEL_USER}={user}"], capture_output=True, text=True
+            ).stdout.split():
+                subprocess.run(["docker", "rm", "-f", name], capture_output=True)
             subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
     return 0
 

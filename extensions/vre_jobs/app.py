@@ -9,6 +9,7 @@ options from the command line (``--JobsService.max_concurrent=4``) or a config f
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import signal
@@ -136,6 +137,8 @@ class JobsService(Application):
             self.image,
             ContainerLimits(self.mem_limit, self.cpu_limit, self.run_as, self.network_mode),
             python=self.python,
+            # Stable across restarts of this service, distinct from other services on the engine.
+            identity="db-" + hashlib.sha256(self.db_url.encode()).hexdigest()[:12],
         )
         limits = Limits(
             max_concurrent=self.max_concurrent,

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import posixpath
 import tarfile
+import threading
 import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -22,6 +26,7 @@ HOME = "/home/jovyan"
 LABEL_JOB = "org.dataterra.vre.job-id"
 LABEL_USER = "org.dataterra.vre.job-user"
 LABEL_ROLE = "org.dataterra.vre.role"
+LABEL_SERVICE = "org.dataterra.vre.jobs-service"
 
 
 @dataclass
@@ -38,11 +43,24 @@ def _runjob_source() -> str:
 
 
 class DockerBackend:
-    def __init__(self, image: str, limits: ContainerLimits, python: str = "python3", client=None):
+    def __init__(
+        self,
+        image: str,
+        limits: ContainerLimits,
+        python: str = "python3",
+        client=None,
+        identity: str = "",
+        scratch_ttl: float = 120,
+    ):
         self.image = image
         self.limits = limits
         self.python = python
         self.client = client or docker.from_env(timeout=120)
+        # Labels this service's own file-access containers (several services may share an engine).
+        self.identity = identity or f"pid-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.scratch_ttl = scratch_ttl
+        self._scratch_boxes: dict[str, list] = {}
+        self._scratch_lock = threading.Lock()
         self._runjob = _runjob_source()
 
     # --- the user's home volume ------------------------------------------------
@@ -54,42 +72,75 @@ class DockerBackend:
         except docker.errors.NotFound:
             return False
 
-    def _scratch(self, volume: str | None, image: str | None = None):
+    @contextmanager
+    def _scratch(self, volume: str | None):
         """A created (never started) container that mounts the home volume.
 
         ``docker cp`` works on such a container, so files go in and out of the
-        volume with the right paths without running anything.
+        volume with the container's view of paths (symlinks cannot reach the host)
+        without running anything. One is kept per volume for ``scratch_ttl``
+        seconds, since creating one costs more than the copy itself.
         """
-        volumes = {volume: {"bind": HOME, "mode": "rw"}} if volume else {}
-        return self.client.containers.create(
-            image or self.image,
-            entrypoint=["true"],
-            command=[],
-            volumes=volumes,
-            labels={LABEL_ROLE: "vre-jobs-scratch"},
-            network_mode="none",
-        )
+        key = volume or ""
+        with self._scratch_lock:
+            entry = self._scratch_boxes.get(key)
+            if entry is None:
+                volumes = {volume: {"bind": HOME, "mode": "rw"}} if volume else {}
+                box = self.client.containers.create(
+                    self.image,
+                    entrypoint=["true"],
+                    command=[],
+                    volumes=volumes,
+                    labels={LABEL_ROLE: "vre-jobs-scratch", LABEL_SERVICE: self.identity},
+                    network_mode="none",
+                )
+                entry = self._scratch_boxes[key] = [box, 0.0]
+            entry[1] = time.monotonic()
+        try:
+            yield entry[0]
+        except docker.errors.NotFound as e:
+            if "No such container" in str(e):  # removed behind our back: forget it
+                with self._scratch_lock:
+                    if self._scratch_boxes.get(key) is entry:
+                        del self._scratch_boxes[key]
+            raise
+
+    def expire_scratch(self, all_: bool = False) -> None:
+        """Remove file-access containers unused for ``scratch_ttl`` seconds (all: every one)."""
+        now = time.monotonic()
+        with self._scratch_lock:
+            old = [k for k, (_, used) in self._scratch_boxes.items() if all_ or now - used > self.scratch_ttl]
+            boxes = [self._scratch_boxes.pop(k)[0] for k in old]
+        for box in boxes:
+            try:
+                box.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+    def remove_stale_scratch(self) -> None:
+        """Remove file-access containers a previous run of this service left (it was killed)."""
+        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={self.identity}"}):
+            c.remove(force=True)
 
     def read_file(self, volume: str | None, path: str, max_bytes: int = 50_000_000) -> bytes | None:
         """Content of ``path`` as the user container sees it, None if it is not a file."""
         if volume and path.startswith(HOME + "/") and not self.volume_exists(volume):
             return None
-        box = self._scratch(volume)
-        try:
+        with self._scratch(volume) as box:
             try:
                 stream, stat = box.get_archive(path)
-            except docker.errors.NotFound:
+            except docker.errors.NotFound as e:
+                if "No such container" in str(e):
+                    raise
                 return None
             if stat.get("size", 0) > max_bytes:
                 return None
             data = b"".join(stream)
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                member = tar.next()
-                if member is None or not member.isfile():
-                    return None
-                return tar.extractfile(member).read()
-        finally:
-            box.remove(force=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                return None
+            return tar.extractfile(member).read()
 
     def write_files(self, volume: str, folder: str, files: dict[str, bytes]) -> None:
         """Put files into ``folder`` (below the home; created, owned by the user) in the home volume."""
@@ -110,11 +161,8 @@ class DockerBackend:
                 info = tarfile.TarInfo(posixpath.normpath(posixpath.join(rel, name)))
                 info.size, info.mode, info.uid, info.gid, info.mtime = len(content), 0o644, uid, gid, now
                 tar.addfile(info, io.BytesIO(content))
-        box = self._scratch(volume)
-        try:
+        with self._scratch(volume) as box:
             box.put_archive(HOME, buf.getvalue())
-        finally:
-            box.remove(force=True)
 
     # --- job containers --------------------------------------------------------
 

@@ -295,6 +295,7 @@ class JobManager:
         self._wake.set()
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.backend.remove_stale_scratch)
         await self.reconcile()
         self._loop_task = asyncio.create_task(self._dispatch_loop())
 
@@ -305,12 +306,17 @@ class JobManager:
             if t:
                 t.cancel()
         await asyncio.gather(*(t for t in tasks if t), return_exceptions=True)
+        await asyncio.to_thread(self.backend.expire_scratch, True)
 
     async def _dispatch_loop(self) -> None:
+        last_expiry = 0.0
         while True:
             self._wake.clear()
             try:
                 self.dispatch_once()
+                if asyncio.get_running_loop().time() - last_expiry > 10:
+                    last_expiry = asyncio.get_running_loop().time()
+                    await asyncio.to_thread(self.backend.expire_scratch)
             except Exception:
                 log.exception("dispatch failed; retrying at the next tick")
             try:

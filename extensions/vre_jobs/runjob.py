@@ -14,10 +14,12 @@ Exit code: 0 completed, 1 the notebook raised, 2 anything else went wrong.
 """
 
 import datetime
+import importlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
 
 
@@ -77,6 +79,9 @@ def main(spec):
     try:
         import papermill
         from papermill.exceptions import PapermillExecutionError
+
+        # Import the HTML exporter while the kernel starts and runs, not after.
+        threading.Thread(target=importlib.import_module, args=("nbconvert",), daemon=True).start()
 
         # Run where the notebook lives, so its relative paths work; shipped notebooks
         # are read-only, so those run in the results folder.

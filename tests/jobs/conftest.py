@@ -90,8 +90,10 @@ def wait_for_service(user: JobsUser, timeout: float = 90) -> dict:
 
 
 @pytest.fixture(scope="session")
-def backend(user_image) -> DockerBackend:
-    return DockerBackend(user_image, ContainerLimits("1G", 1.0, "1000:100", "host"))
+def backend(user_image):
+    backend = DockerBackend(user_image, ContainerLimits("1G", 1.0, "1000:100", "host"))
+    yield backend
+    backend.expire_scratch(all_=True)  # its file-access containers hold the volumes
 
 
 @pytest.fixture(scope="session")
