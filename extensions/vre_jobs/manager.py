@@ -393,8 +393,9 @@ class JobManager:
                 timed_out = True
                 code = await asyncio.to_thread(self.backend.wait, name, 30)
                 break
-            # Wait in slices so a vanished container is noticed.
-            code = await asyncio.to_thread(self.backend.wait, name, min(remaining, 30))
+            # Wait in short slices: a vanished container is noticed, and a stopping
+            # service does not keep a thread blocked for long.
+            code = await asyncio.to_thread(self.backend.wait, name, min(remaining, 10))
             if code is not None:
                 break
             status, code = await asyncio.to_thread(self.backend.status, name)
