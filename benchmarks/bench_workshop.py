@@ -29,6 +29,8 @@ from vre_hub import engine, images
 from vre_hub.launcher import HubProcess
 from vre_hub.state import REPO_ROOT, StateDir
 from vre_hub.workshop import cli
+from vre_hub.naming import escape_name
+from vre_hub.workshop.prewarm import default_concurrency
 from vre_hub.workshop.registry import Registry
 from vre_hub.workshop.roster import read_roster
 
@@ -75,6 +77,20 @@ def login_and_open_lab(url: str, user: str, password: str, barrier: threading.Ba
     }
 
 
+def remove_leftovers(name: str) -> None:
+    """Containers and volumes of this run that a failure may have left behind."""
+    import subprocess
+
+    escaped = escape_name(name)
+    listed = subprocess.run(["docker", "ps", "-aq", "--filter", f"name=vre-user-{escaped}"], capture_output=True, text=True)
+    for container in listed.stdout.split():
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+    volumes = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    for volume in volumes:
+        if volume.startswith((f"vre-home-{escaped}", f"vre-work-{escaped}")):
+            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+
+
 def summary(label: str, values: list[float]) -> str:
     return (
         f"{label:<28} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s   "
@@ -85,7 +101,7 @@ def summary(label: str, values: list[float]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seats", type=int, default=30, help="participants (default 30)")
-    parser.add_argument("--concurrency", type=int, default=4, help="prewarm spawns in flight (default 4)")
+    parser.add_argument("--concurrency", type=int, default=default_concurrency(), help="prewarm spawns in flight (default: cores)")
     parser.add_argument("--rate", type=float, default=2.0, help="prewarm new spawns per second (default 2)")
     args = parser.parse_args(argv)
 
@@ -136,7 +152,10 @@ def main(argv=None) -> int:
             vre("end", name, "--remove")
             end_wall = time.perf_counter() - began
         finally:
+            if Registry(state.path).exists(name):  # interrupted or failed: still clean up
+                vre("end", name, "--remove")
             hub.stop()
+            remove_leftovers(name)
 
     ok = [r for r in results if r and r["ok"]]
     print()

@@ -67,10 +67,15 @@ class WorkshopHub:
 
     def names(self, kind: str) -> list[str]:
         """Our Docker containers or volumes (by name prefix)."""
-        prefix = f"vre-{'user' if kind == 'container' else 'home'}-{escape_name(self.prefix)}"
-        command = ["docker", "ps", "-a", "--format", "{{.Names}}"] if kind == "container" else ["docker", "volume", "ls", "-q"]
+        escaped = escape_name(self.prefix)
+        if kind == "container":
+            prefixes = (f"vre-user-{escaped}",)
+            command = ["docker", "ps", "-a", "--format", "{{.Names}}"]
+        else:
+            prefixes = (f"vre-home-{escaped}", f"vre-work-{escaped}")
+            command = ["docker", "volume", "ls", "-q"]
         out = subprocess.run(command, capture_output=True, text=True).stdout.split()
-        return [n for n in out if n.startswith(prefix)]
+        return [n for n in out if n.startswith(prefixes)]
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import tarfile
 
 import pytest
 
+from vre_hub.naming import escape_name
 from vre_hub.workshop import homes
 from vre_hub.workshop.registry import Registry
 from vre_hub.workshop.roster import read_roster
@@ -59,8 +60,20 @@ def outsider(ws_hub):
     """A hub user outside the workshop, with a running server."""
     name = f"{ws_hub.prefix}-outsider"
     ws_hub.client.ensure_user(name)
-    ws_hub.client.start_server(name, wait=120)
+    _start(ws_hub, name)
     return name
+
+
+def _start(ws_hub, name):
+    """Start a server, once more if the first start timed out (a busy 2-core CI host can
+    exceed the spawner's 60 s HTTP timeout); a second failure fails the test."""
+    from vre_hub.client import HubAPIError
+
+    try:
+        ws_hub.client.start_server(name, wait=180)
+    except HubAPIError:
+        ws_hub.client.wait_server(name, ready=False, timeout=120)
+        ws_hub.client.start_server(name, wait=180)
 
 
 def test_create_made_accounts_group_roster_and_role(ws_hub, workshop):
@@ -259,6 +272,7 @@ def test_end_remove_deletes_accounts_and_homes(ws_hub, workshop):
         assert ws_hub.api("GET", f"/users/{user}").status_code == 404
         assert not homes.volume_exists(homes.docker_client(), user)
     assert ws_hub.api("GET", f"/groups/{workshop.name}").status_code == 404
+    assert not [v for v in ws_hub.names("volume") if v == f"vre-work-{escape_name(workshop.name)}"]
     archives = list(Registry(ws_hub.state_dir).folder(workshop.name).glob("*.tar.gz"))
     assert archives  # the second `end` archived again before removing anything
 

@@ -71,7 +71,12 @@ def cmd_prewarm(ctx: Context, args) -> int:
     from .prewarm import prewarm
 
     outcomes, _ = prewarm(
-        ctx, ctx.registry.load(args.name), concurrency=args.concurrency, rate=args.rate, timeout=args.timeout
+        ctx,
+        ctx.registry.load(args.name),
+        concurrency=args.concurrency,
+        rate=args.rate,
+        timeout=args.timeout,
+        retries=args.retries,
     )
     failed = [o.user for o in outcomes if not o.ok]
     if failed:
@@ -154,9 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prewarm", help="start every participant's server, at a bounded rate")
     p.add_argument("name")
-    p.add_argument("--concurrency", type=int, default=4, help="spawns in flight at once (default 4)")
+    p.add_argument("--concurrency", type=int, help="spawns in flight at once (default: CPU cores, 2 to 8)")
     p.add_argument("--rate", type=float, default=2.0, help="new spawns per second at most (default 2)")
     p.add_argument("--timeout", type=float, default=180, help="seconds allowed per server (default 180)")
+    p.add_argument("--retries", type=int, default=1, help="tries again for failed servers, one at a time (default 1)")
     p.set_defaults(func=cmd_prewarm)
 
     p = sub.add_parser("status", help="running / idle / starting / stopped / failed per participant")

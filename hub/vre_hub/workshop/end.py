@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import accounts
+from ..naming import work_volume_name
 from ..client import HubAPIError
 from . import homes
 from .context import Context
@@ -37,16 +38,17 @@ def end(ctx: Context, workshop: Workshop, archive_to: Path | None = None, remove
     archive = Path(archive_to) if archive_to else ctx.registry.folder(workshop.name) / f"{workshop.name}-{stamp}.tar.gz"
     archive.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     say(f"archiving {len(members)} home(s) to {archive}")
-    counts = homes.archive(ctx.docker, ctx.user_image, members, archive)
+    counts = homes.archive(ctx.docker, ctx.user_image, members, archive, group=workshop.group)
     say(f"archived {sum(counts.values())} file(s) ({archive.stat().st_size / 2**20:.1f} MiB, mode 0600)")
 
     workshop.ended = workshop.ended or datetime.now(timezone.utc).isoformat()
     if remove or workshop.expired():
-        say(f"removing {len(members)} participant account(s), group {workshop.group} and home volumes")
+        say(f"removing {len(members)} participant account(s), group {workshop.group}, homes and group volume")
         for user in members:
             hub.delete_user(user)  # the password account goes with it
             homes.remove_volume(ctx.docker, user)
         hub.delete_group(workshop.group)
+        homes.remove_named_volume(ctx.docker, work_volume_name(workshop.group))  # archived above
         if workshop.teacher_created:
             say(f"teacher {workshop.teacher} keeps the account and home (collected notebooks); remove it by hand")
         ctx.registry.forget(workshop.name)

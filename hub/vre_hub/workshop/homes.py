@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import docker
 import docker.errors
 
-from ..naming import home_volume_name
+from ..naming import home_volume_name, work_volume_name
 from .errors import WorkshopError
 
 HOME = "/home/jovyan"
@@ -57,23 +57,27 @@ def volume_exists(client, username: str) -> bool:
 
 
 def remove_volume(client, username: str) -> None:
+    remove_named_volume(client, home_volume_name(username))
+
+
+def remove_named_volume(client, volume: str) -> None:
     try:
-        client.volumes.get(home_volume_name(username)).remove()
+        client.volumes.get(volume).remove()
     except docker.errors.NotFound:
         pass
 
 
 @contextmanager
-def mounted(client, image: str, username: str, *, read_only: bool, command=None, user="1000:100"):
-    """A container (created, not started) with ``username``'s home at /home/jovyan."""
+def mounted(client, image: str, username: str, *, read_only: bool, command=None, volume: str | None = None):
+    """A container (created, not started) with ``username``'s home (or ``volume``) at /home/jovyan."""
     container = client.containers.create(
         image,
         entrypoint=["/bin/sh", "-c"],
         command=command or ["true"],
-        user=user,
+        user="1000:100",
         network_disabled=True,
         labels=LABELS,
-        volumes={home_volume_name(username): {"bind": HOME, "mode": "ro" if read_only else "rw"}},
+        volumes={volume or home_volume_name(username): {"bind": HOME, "mode": "ro" if read_only else "rw"}},
     )
     try:
         yield container
@@ -141,15 +145,20 @@ def _add_parents(into: tarfile.TarFile, path: PurePosixPath, seen: set) -> None:
             seen.add(str(parent))
 
 
-def copy_home(client, image: str, username: str, into: tarfile.TarFile, prefix: str, keep=None) -> int:
-    """Add ``username``'s home to the open tar ``into`` under ``prefix``; returns files added.
+def copy_home(client, image: str, username: str, into: tarfile.TarFile, prefix: str, keep=None, volume=None) -> int:
+    """Add ``username``'s home (or ``volume``) to the open tar ``into`` under ``prefix``; returns files added.
 
     With ``keep(relative_path)`` only the selected files (and their folders) are copied;
     without, everything is: folders, links, owners and modes come back as they were.
     """
     added = 0
     seen: set[str] = set()
-    with mounted(client, image, username, read_only=True) as container:
+    if volume is not None:
+        try:
+            client.volumes.get(volume)
+        except docker.errors.NotFound:
+            return 0  # never created: nothing to copy (and do not create it)
+    with mounted(client, image, username, read_only=True, volume=volume) as container:
         try:
             chunks, _ = container.get_archive(HOME)
         except docker.errors.NotFound:
@@ -177,8 +186,9 @@ def is_notebook(relative: PurePosixPath) -> bool:
     return relative.suffix == ".ipynb" and not any(p.startswith(".") for p in relative.parts)
 
 
-def archive(client, image: str, usernames: list[str], out: Path) -> dict[str, int]:
-    """Write every home into one ``.tar.gz`` (``<user>/...``); returns files per user."""
+def archive(client, image: str, usernames: list[str], out: Path, group: str | None = None) -> dict[str, int]:
+    """Write every home into one ``.tar.gz`` (``<user>/...``), plus the group's *Datawork*
+    volume (``_work/<group>/...``) if it exists; returns files per entry."""
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
     counts = {}
@@ -186,6 +196,9 @@ def archive(client, image: str, usernames: list[str], out: Path) -> dict[str, in
     with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
         for username in usernames:
             counts[username] = copy_home(client, image, username, tar, username)
+        if group:
+            work = work_volume_name(group)
+            counts[f"_work/{group}"] = copy_home(client, image, "", tar, f"_work/{group}", volume=work)
     os.replace(tmp, out)
     return counts
 

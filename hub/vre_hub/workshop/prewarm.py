@@ -4,6 +4,7 @@ At most ``concurrency`` spawns are in flight and a new one begins at most ``rate
 per second, so thirty image starts do not all hit dockerd (and the hub) at the same moment.
 """
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,14 +42,25 @@ class Outcome:
     message: str = "ok"
 
 
+def default_concurrency() -> int:
+    """One spawn in flight per core (2 to 8): a JupyterLab start is mostly CPU-bound."""
+    return min(8, max(2, os.cpu_count() or 2))
+
+
 def prewarm(
     ctx: Context,
     workshop: Workshop,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     rate: float = 2.0,
     timeout: float = 180,
+    retries: int = 1,
 ) -> tuple[list[Outcome], float]:
-    """Start all participants' servers; returns per-user outcomes and the wall time."""
+    """Start all participants' servers; returns per-user outcomes and the wall time.
+
+    Servers that failed (typically a start slower than the spawner's timeout on a busy
+    host) are tried again ``retries`` times, one at a time, once the others are up.
+    """
+    concurrency = concurrency or default_concurrency()
     if concurrency < 1:
         raise WorkshopError(f"--concurrency must be at least 1 (got {concurrency})", "give e.g. 4")
     hub, limiter = ctx.hub, RateLimiter(rate)
@@ -78,6 +90,13 @@ def prewarm(
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         outcomes = list(pool.map(start, workshop.participants))
+    for attempt in range(retries):
+        failed = [i for i, o in enumerate(outcomes) if not o.ok]
+        if not failed:
+            break
+        ctx.say(f"trying {len(failed)} failed server(s) again, one at a time")
+        for i in failed:
+            outcomes[i] = start(outcomes[i].user)
     wall = time.monotonic() - began
 
     workshop.prewarm = {o.user: o.message for o in outcomes}
