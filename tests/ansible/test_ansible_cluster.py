@@ -62,7 +62,7 @@ def test_hub_joins_the_overlay_network(cluster, converged):
 
 def test_swarm_spawner_starts_a_service_that_answers_through_the_hub(cluster, converged, hub_client_for):
     client = hub_client_for(cluster)
-    name = client.ensure_user("swarm-tester")["name"]
+    name = client.ensure_user("swarmtester")["name"]
     service = f"{PREFIX}user-{name}"
     try:
         client.start_server(name, wait=240)

@@ -75,7 +75,7 @@ def test_state_and_secrets_are_private(deployment, converged):
 
 def test_hub_spawns_a_server_reachable_through_the_proxy(deployment, converged, hub_client_for):
     client = hub_client_for(deployment)
-    name = client.ensure_user("ansible-tester")["name"]
+    name = client.ensure_user("ansibletester")["name"]
     try:
         client.start_server(name, wait=180)
         token = client.token_for(name, note="ansible test")
