@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
 ]
+NOTEBOOK = ".jp-NotebookPanel:visible .jp-Notebook"  # the notebook of the visible tab (Playwright CSS)
 LOOPBACK = re.compile(r"^(https?|wss?)://(127\.\d+\.\d+\.\d+|localhost)(:\d+)?/")
 
 
@@ -150,9 +151,10 @@ def loopback_only(page) -> list[str]:
 def open_notebook(page, lab_url: str, path: str, token: str | None = None,
                   timeout: float = 120_000):
     """Open ``path`` in JupyterLab and wait for its kernel to be idle."""
-    query = f"?token={token}" if token else ""
+    # ?reset: start from an empty workspace, not with the tabs of a previous test open.
+    query = f"?reset&token={token}" if token else "?reset"
     page.goto(f"{lab_url.rstrip('/')}/lab/tree/{path}{query}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout)
+    page.locator(f"{NOTEBOOK} .jp-Cell").first.wait_for(timeout=timeout)
     wait_kernel_idle(page, timeout)
 
 
@@ -169,7 +171,7 @@ def wait_kernel_idle(page, timeout: float = 120_000):
 
 def run_cell(page, code: str, timeout: float = 120_000):
     """Put ``code`` into the last cell, run it, wait until it finished; return that cell."""
-    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells = page.locator(f"{NOTEBOOK} .jp-CodeCell")
     cell = cells.nth(cells.count() - 1)
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+A")

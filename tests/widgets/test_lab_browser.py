@@ -103,16 +103,23 @@ def test_find_preview_and_open_a_dataset(lab_server, page, shots):
     assert options and all(o.endswith("· odatis") for o in options)
     page.screenshot(path=shots / "2-query-and-facet.png", full_page=True)
 
+    # Keyboard: focus the result list, arrow down selects the first result (card appears).
+    box = results.bounding_box()  # click the empty part of the list: focus, no selection
+    results.click(position={"x": 20, "y": box["height"] - 8})
+    page.keyboard.press("ArrowDown")
+    first_title = options[0].rsplit(" · ", 1)[0]
+    widget.locator(".vre-card h4", has_text=first_title[:30]).wait_for()
+
     # Click the gridded ocean dataset: card and quick-look map.
     results.locator("option", has_text="monthly ocean environment").click()
-    widget.locator(".vre-card").wait_for()
+    widget.locator(".vre-card h4", has_text="monthly ocean environment").wait_for()
     assert "Sea water potential temperature" in widget.locator(".vre-card").inner_text()
-    canvas = widget.locator(".bk-Canvas canvas, canvas").first
+    widget.locator(".widget-html", has_text="Quick-look: gridded").wait_for(timeout=120_000)
+    canvas = widget.locator("canvas").first
     canvas.wait_for(timeout=120_000)
     page.wait_for_function("(c) => c.width > 100 && c.height > 100", arg=canvas.element_handle())
     page.wait_for_timeout(1500)  # let Bokeh paint
     assert painted_pixels(canvas) > 5000, "the quick-look canvas stayed blank"
-    widget.locator(".widget-html", has_text="Quick-look: gridded").wait_for()
     widget.screenshot(path=shots / "3-preview.png")
 
     # Open into a named variable; the one-line code appears.
@@ -135,3 +142,39 @@ def test_find_preview_and_open_a_dataset(lab_server, page, shots):
 
     assert page.blocked == [], f"requests left loopback: {page.blocked[:5]}"
     assert page.js_errors == [], page.js_errors
+
+
+def test_explorer_click_and_keyboard(lab_server, page, shots):
+    lab_server.write_notebook("explore.ipynb")
+    lab.open_notebook(page, lab_server.url, "explore.ipynb", lab_server.token)
+    lab.run_cell(page, "from vre_catalog import CatalogIndex\nfrom vre_widgets import DatasetExplorer\n"
+                       "ds = CatalogIndex.from_catalog()['odatis.ocean_environment_monthly'].open()\n"
+                       "explorer = DatasetExplorer(ds)\nexplorer")
+    widget = page.locator(".vre-dataset-explorer")
+    canvases = widget.locator("canvas")
+    try:
+        canvases.nth(1).wait_for(timeout=120_000)  # map and series
+    finally:
+        page.screenshot(path=shots / "6-explorer.png", full_page=True)
+    page.wait_for_timeout(1500)
+    # Bokeh stacks a few canvases per plot; the map and the series each paint one fully.
+    painted = sorted((painted_pixels(canvases.nth(i)) for i in range(canvases.count())), reverse=True)
+    assert len(painted) >= 2 and painted[1] > 1000, painted
+
+    # A click on the map picks the series point (Bokeh Tap event back to Python).
+    lon = widget.locator(".widget-text", has_text="lon").locator("input")
+    before = lon.input_value()
+    box = canvases.nth(0).bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.4)
+    page.wait_for_function("([el, old]) => el.value !== old", arg=[lon.element_handle(), before])
+
+    # Keyboard: the time slider handle moves with the arrow keys.
+    handle = widget.locator(".widget-hslider .noUi-handle, .widget-hslider [role=slider]").first
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(1500)
+    cell = lab.run_cell(page, "print(explorer.point is not None, explorer.isel['time'], "
+                              "explorer.series_view.kind)")
+    page.screenshot(path=shots / "6-explorer.png", full_page=True)
+    assert lab.cell_output(cell) == "True 1 station"
+    assert page.blocked == [], f"requests left loopback: {page.blocked[:5]}"

@@ -44,10 +44,30 @@ def ensure_bokehjs() -> None:
 
     raw = Resources(mode="inline", components=["bokeh", "bokeh-gl", "bokeh-widgets"]).js_raw
     code = ("(function(){ if (window.Bokeh && window.Bokeh.version === %r) return;\n%s\n})();"
-            % (bokeh.__version__, "\n".join(raw)))
+            % (bokeh.__version__, "\n".join(raw))) + _KEYBOARD_JS
     # The bokehjs_load mimetype is run by the jupyter_bokeh lab extension, like output_notebook.
     display({"application/vnd.bokehjs_load.v0+json": code}, raw=True)
     _bokehjs_sent = True
+
+
+# JupyterLab binds ArrowUp/ArrowDown (and more) in command mode to cell navigation for any
+# focused element that is not a text field, so a focused result list, slider or map would
+# never see its arrow keys. Lumino skips elements marked data-lm-suppress-shortcuts: mark
+# the keyboard-driven parts of our widgets (only those, so Shift+Enter/Esc still work).
+_KEYBOARD_JS = """
+(function(){
+  if (window.__vreKeyboardFix) return; window.__vreKeyboardFix = true;
+  const parts = ['select', '.noUi-handle', '.leaflet-container', '.widget-date input'];
+  const selector = ['.vre-dataset-browser', '.vre-dataset-explorer'].map(
+      root => parts.map(p => root + ' ' + p + ':not([data-lm-suppress-shortcuts])').join(',')).join(',');
+  let queued = false;
+  const mark = () => { queued = false;
+      document.querySelectorAll(selector).forEach(el => el.setAttribute('data-lm-suppress-shortcuts', 'true')); };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(mark); } })
+      .observe(document.body, {childList: true, subtree: true});
+  mark();
+})();
+"""
 
 
 class NeedsBokehJS:
@@ -159,7 +179,8 @@ def quicklook(ds, variable: str | None = None, *, feature_type: str | None = Non
     view = view.load()
     title = name + ("  (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")" if fixed else "")
     value_label = cf.label(da)
-    opts = dict(width=width, height=height, title=title)
+    # No hover tool: inside ipywidgets its tooltip is placed at the page corner, not the cursor.
+    opts = dict(width=width, height=height, title=title, hover=False)
     if kind == "gridded":
         lon, lat = roles["lon"], roles["lat"]
         xlabel, ylabel = cf.label(da.coords[lon]), cf.label(da.coords[lat])
@@ -210,7 +231,7 @@ def _table_quicklook(df, variable, labels, max_values, width, height) -> Quicklo
         return labels.get(column) or str(column)
 
     fixed = {}
-    opts = dict(width=width, height=height)
+    opts = dict(width=width, height=height, hover=False)
     if kind == "profile" and name is not None:
         z = roles["z"]
         view = df
