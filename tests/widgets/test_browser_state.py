@@ -153,3 +153,10 @@ def test_invalid_variable_name_is_refused(index, name):
     browser.open_button.click()
     assert namespace == {}
     assert browser.open_status.kind == "error" and "valid Python variable name" in browser.open_status.text
+
+
+def test_unknown_selection_is_explained(small_index):
+    browser = DatasetBrowser(index=small_index, namespace={})
+    browser.selected = "odatis.sst_brst"
+    assert browser.status.kind == "error"
+    assert browser.status.text.startswith("unknown catalogue entry 'odatis.sst_brst'; did you mean odatis.sst_brest")

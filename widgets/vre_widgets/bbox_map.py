@@ -51,10 +51,11 @@ def bbox_from_latlngs(latlngs) -> tuple[float, float, float, float]:
 
 def bbox_from_geojson(geo_json: dict) -> tuple[float, float, float, float]:
     coords = geo_json["geometry"]["coordinates"]
-    return bbox_from_latlngs([(lat, lon) for lon, lat in _flatten_lonlat(coords)])
+    return bbox_from_latlngs([(lat, lon) for lon, lat in _flatten(coords)])  # GeoJSON is lon, lat
 
 
 def _flatten(obj):
+    """The coordinate pairs of nested rings, as given (dicts are leaflet {lat, lng})."""
     if isinstance(obj, dict):
         yield (obj["lat"], obj["lng"])
     elif obj and isinstance(obj[0], (int, float)):
@@ -62,14 +63,6 @@ def _flatten(obj):
     else:
         for item in obj:
             yield from _flatten(item)
-
-
-def _flatten_lonlat(obj):
-    if obj and isinstance(obj[0], (int, float)):
-        yield (obj[0], obj[1])
-    else:
-        for item in obj:
-            yield from _flatten_lonlat(item)
 
 
 def _clamp(bbox):
@@ -187,6 +180,3 @@ class BBoxMap(w.VBox):
         self.status.clear()
         self.bbox = tuple(f.value for f in self._fields.values())
 
-
-def _collection(features):
-    return {"type": "FeatureCollection", "features": features}

@@ -36,6 +36,8 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return (f"data file not found ({exc}); regenerate the samples with "
                 "`python -m vre_catalog.samples --out DIR` or choose the remote source")
+    if isinstance(exc, (KeyError, ValueError)) and exc.args:
+        return str(exc.args[0])  # our and the catalogue's messages already say what to do
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
 
