@@ -8,7 +8,7 @@ service, a user whose home volume holds a tiny notebook, then measures:
 1. one short job, wall time from submission to `completed` through the service
    (REST API, queue, container start, papermill, HTML rendering, results) versus
    `docker run <user image> papermill ...` on the same volume with the same limits
-   (1 CPU, 2 GiB, uid 1000, host network): median of --runs each,
+   (1 CPU, 2 GiB, uid 1000, host network): median of --runs each (interleaved),
    and their ratio (target <= 1.5);
 2. throughput of --throughput-jobs short jobs submitted at once with a concurrency of 2
    (the service's max_concurrent and max_per_user), in jobs per minute.
@@ -64,7 +64,7 @@ def wait_done(session, url, job_ids, timeout=600, poll=0.1):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--throughput-jobs", type=int, default=20)
     args = parser.parse_args()
 
@@ -117,8 +117,11 @@ def main() -> int:
                 return time.perf_counter() - t0
 
             direct(-1), service(-1)  # warm the page cache and the kernel's imports
-            direct_times = [direct(i) for i in range(args.runs)]
-            service_times = [service(i) for i in range(args.runs)]
+            # Interleaved, so both see the same load from whatever else runs on the machine.
+            direct_times, service_times = [], []
+            for i in range(args.runs):
+                direct_times.append(direct(i))
+                service_times.append(service(i))
             d, s = statistics.median(direct_times), statistics.median(service_times)
             print(f"one short job, papermill directly (docker run):  median {d:.2f} s  {[round(t, 2) for t in direct_times]}")
             print(f"one short job, through the jobs service:        median {s:.2f} s  {[round(t, 2) for t in service_times]}")

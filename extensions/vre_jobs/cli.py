@@ -262,10 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "schedule" and args.action == "create":
+            args.notebook = args.notebook or args.id  # `schedule create NOTEBOOK --cron ...` too
             if not args.cron or not args.notebook:
-                raise CLIError("schedule create needs --notebook PATH and --cron EXPR; e.g. --cron '0 6 * * *'")
-            if args.id and not args.notebook:
-                args.notebook = args.id
+                raise CLIError("schedule create needs a notebook and --cron EXPR; e.g. --notebook work/a.ipynb --cron '0 6 * * *'")
         args.token = args.token or os.environ.get("JUPYTERHUB_API_TOKEN")
         if not args.token:
             raise CLIError("no hub token; pass --token or run inside a hub session (JUPYTERHUB_API_TOKEN)")

@@ -76,6 +76,9 @@ def main(spec):
 
     t0 = time.monotonic()
     code = 0
+    # jsonschema (under nbformat) builds an IRI grammar at import when rfc3987_syntax is
+    # installed: seconds per job, for format checks nbformat's validation never makes.
+    sys.modules.setdefault("rfc3987_syntax", None)
     try:
         import papermill
         from papermill.exceptions import PapermillExecutionError
