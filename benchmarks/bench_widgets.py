@@ -43,6 +43,10 @@ def ms(fn, name=None):
 # Warm up imports and the one-time BokehJS send, so the first size is not charged for them.
 warm = DatasetBrowser(index=CatalogIndex.from_entries(make_records(50)), namespace={{}}, auto_preview=False)
 display(warm); warm.query = "ocean"; warm.reset(); warm.close()
+import threading  # the browser imports hvplot in the background for its first preview: let it finish
+for thread in threading.enumerate():
+    if thread.name == "vre-hvplot-import":
+        thread.join()
 
 out = {{}}
 for n in {sizes!r}:
