@@ -14,7 +14,6 @@ import tarfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -72,8 +71,7 @@ class DockerBackend:
         except docker.errors.NotFound:
             return False
 
-    @contextmanager
-    def _scratch(self, volume: str | None):
+    def _scratch_box(self, volume: str | None):
         """A created (never started) container that mounts the home volume.
 
         ``docker cp`` works on such a container, so files go in and out of the
@@ -96,14 +94,19 @@ class DockerBackend:
                 )
                 entry = self._scratch_boxes[key] = [box, 0.0]
             entry[1] = time.monotonic()
-        try:
-            yield entry[0]
-        except docker.errors.NotFound as e:
-            if "No such container" in str(e):  # removed behind our back: forget it
+            return entry[0]
+
+    def _in_scratch(self, volume: str | None, action):
+        """``action(box)``, again with a new box if the cached one was removed meanwhile."""
+        for attempt in (1, 2):
+            box = self._scratch_box(volume)
+            try:
+                return action(box)
+            except docker.errors.NotFound as e:
+                if "No such container" not in str(e) or attempt == 2:
+                    raise
                 with self._scratch_lock:
-                    if self._scratch_boxes.get(key) is entry:
-                        del self._scratch_boxes[key]
-            raise
+                    self._scratch_boxes.pop(volume or "", None)
 
     def expire_scratch(self, all_: bool = False) -> None:
         """Remove file-access containers unused for ``scratch_ttl`` seconds (all: every one)."""
@@ -119,6 +122,8 @@ class DockerBackend:
 
     def remove_stale_scratch(self) -> None:
         """Remove file-access containers a previous run of this service left (it was killed)."""
+        with self._scratch_lock:
+            self._scratch_boxes.clear()
         for c in self.client.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={self.identity}"}):
             c.remove(force=True)
 
@@ -126,16 +131,21 @@ class DockerBackend:
         """Content of ``path`` as the user container sees it, None if it is not a file."""
         if volume and path.startswith(HOME + "/") and not self.volume_exists(volume):
             return None
-        with self._scratch(volume) as box:
+
+        def fetch(box):
             try:
                 stream, stat = box.get_archive(path)
             except docker.errors.NotFound as e:
                 if "No such container" in str(e):
                     raise
-                return None
+                return None  # no such file
             if stat.get("size", 0) > max_bytes:
                 return None
-            data = b"".join(stream)
+            return b"".join(stream)
+
+        data = self._in_scratch(volume, fetch)
+        if data is None:
+            return None
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             member = tar.next()
             if member is None or not member.isfile():
@@ -161,8 +171,7 @@ class DockerBackend:
                 info = tarfile.TarInfo(posixpath.normpath(posixpath.join(rel, name)))
                 info.size, info.mode, info.uid, info.gid, info.mtime = len(content), 0o644, uid, gid, now
                 tar.addfile(info, io.BytesIO(content))
-        with self._scratch(volume) as box:
-            box.put_archive(HOME, buf.getvalue())
+        self._in_scratch(volume, lambda box: box.put_archive(HOME, buf.getvalue()))
 
     # --- job containers --------------------------------------------------------
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
+def postgres_url():
     """A throwaway PostgreSQL cluster on 127.0.0.1, run as the `postgres` system user."""
     if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
         why = "PostgreSQL 15 server is not installed (apt-get install postgresql)"
@@ -43,9 +44,10 @@ def postgres_url(tmp_path_factory):
             pytest.fail(f"required in CI: {why}")
         pytest.skip(why)
     pytest.importorskip("psycopg", reason="the psycopg driver is missing (pip install 'psycopg[binary]')")
-    data = tmp_path_factory.mktemp("pg") / "data"
-    data.parent.chmod(0o755)
-    os.chmod(data.parent.parent, 0o755)
+    # Not under pytest's private tmp (0700 root): the server runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="vrejobs-pg-"))
+    base.chmod(0o755)
+    data = base / "data"
     subprocess.run(["install", "-d", "-o", "postgres", "-m", "0700", str(data)], check=True)
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
     subprocess.run(as_postgres + [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
@@ -60,6 +62,7 @@ def postgres_url(tmp_path_factory):
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(as_postgres + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_jobs_on_postgresql_survive_a_restart(postgres_url, user_image):
