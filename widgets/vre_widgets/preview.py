@@ -78,9 +78,16 @@ class NeedsBokehJS:
         return super()._repr_mimebundle_(**kwargs)
 
 
+_warming = None
+
+
 def warm_up() -> None:
-    """Import the plotting stack in the background: the first preview is then quick."""
-    threading.Thread(target=_import_plotting, daemon=True, name="vre-hvplot-import").start()
+    """Import the plotting stack in the background (once): the first preview is then quick."""
+    global _warming
+    if _warming is not None:
+        return
+    _warming = threading.Thread(target=_import_plotting, daemon=True, name="vre-hvplot-import")
+    _warming.start()
 
 
 def _import_plotting():
