@@ -73,3 +73,14 @@ def test_series_only_dataset(index):
     assert explorer.map_view is None and "no latitude/longitude grid" in explorer.status.text
     assert explorer.series_view.kind == "station"
     assert "[m s-1]" in explorer.series_view.ylabel
+
+
+def test_a_table_is_refused_in_the_widget(index):
+    quakes = index["formater.earthquake_catalogue_france"].open()
+    explorer = DatasetExplorer(quakes)
+    assert explorer.status.kind == "error" and "needs an xarray Dataset, not a DataFrame" in explorer.status.text
+
+
+def test_a_data_array_is_explored(ocean):
+    explorer = DatasetExplorer(ocean["thetao"])
+    assert explorer.variable == "thetao" and explorer.map_view.kind == "gridded"

@@ -27,12 +27,14 @@ class DatasetExplorer(_preview.NeedsBokehJS, w.VBox):
                  max_values: int = _preview.MAX_PREVIEW_VALUES, **kwargs):
         super().__init__(**kwargs)
         self.add_class("vre-dataset-explorer")
+        if hasattr(ds, "to_dataset") and not hasattr(ds, "data_vars"):
+            ds = ds.to_dataset(name=ds.name or "value")  # a DataArray: explore it alone
         self.ds = ds
         self.max_values = max_values
         self.map_view = None      # preview.Quicklook of the map
         self.series_view = None   # preview.Quicklook of the time series / profile
         self.status = StatusLine()
-        names = cf.data_variables(ds)
+        names = cf.data_variables(ds) if hasattr(ds, "data_vars") else []
         self.variable_choice = w.Dropdown(options=names, description="Variable",
                                           style={"description_width": "64px"})
         self.sliders_box = w.VBox()
@@ -55,6 +57,11 @@ class DatasetExplorer(_preview.NeedsBokehJS, w.VBox):
         self.children = [controls, self.status, w.HBox([self.map_area, self.series_area]),
                          point_row, self.series_status]
         self.variable_choice.observe(lambda c: setattr(self, "variable", c["new"] or ""), "value")
+        if not hasattr(ds, "data_vars"):
+            self.status.show(f"DatasetExplorer needs an xarray Dataset, not a {type(ds).__name__}; "
+                             "for a table, plot it with df.hvplot(...) or preview it in "
+                             "DatasetBrowser.", "error")
+            return
         if not names:
             self.status.show("This dataset has no numeric variable to explore.", "warning")
             return
