@@ -40,6 +40,9 @@ def test_explorer_links_selectors_map_and_series(ocean):
     assert series.selection["lon"] == f"{float(nearest.longitude):.3g}"
     assert series.selection["lat"] == f"{float(nearest.latitude):.3g}"
     assert (explorer.lon_box.value, explorer.lat_box.value) == (-10.2, 45.3)
+    # The series marks the time step the map shows.
+    (span,) = [m for m in series.figure.center if type(m).__name__ == "Span"]
+    assert span.location == ocean.time.values[5].astype("datetime64[ms]").astype("int64")
 
 
 def test_click_on_the_map_picks_the_point(ocean):

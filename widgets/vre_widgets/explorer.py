@@ -166,4 +166,18 @@ class DatasetExplorer(_preview.NeedsBokehJS, w.VBox):
         self.series_view = _preview.quicklook(self.ds, self.variable, kind=series_kind, isel=isel,
                                               point=self.point if has_grid else None,
                                               max_values=self.max_values, width=420, height=320)
+        self._mark_map_step(self.series_view.figure, da, series_kind, roles)
         self.series_area.children = (self.series_view.widget(),)
+
+    def _mark_map_step(self, figure, da, series_kind, roles):
+        """A line on the series at the time (or depth) the map shows: the two stay linked."""
+        from bokeh.models import Span
+
+        dim = roles["time"] if series_kind == "station" else roles["z"]
+        if dim not in self.isel or dim not in da.coords:
+            return
+        value = da.coords[dim].values[min(self.isel[dim], da.sizes[dim] - 1)]
+        if hasattr(value, "astype") and value.dtype.kind == "M":
+            value = value.astype("datetime64[ms]").astype("int64")  # bokeh datetime axes: ms
+        figure.add_layout(Span(location=float(value), line_color="#d62728", line_dash="dashed",
+                               dimension="height" if series_kind == "station" else "width"))
