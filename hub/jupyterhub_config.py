@@ -108,6 +108,8 @@ _jobs_service, _jobs_role = service_config(state_dir=state.path, image=c.VRESpaw
 c.JupyterHub.services.append(_jobs_service)
 c.JupyterHub.load_roles.append(_jobs_role)
 grant_user_access(c.JupyterHub.load_roles)  # users' and servers' tokens may call it
+if c.VRESpawner.host_networking:  # `vre jobs` in a session reaches the service directly
+    c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/jobs/"})
 
 # --- workshops (vre_hub.workshop) ----------------------------------------------------------
 # (section owned by the workshop tooling; see hub/README.md)
