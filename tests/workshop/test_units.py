@@ -223,3 +223,21 @@ def test_cli_culling_updates_the_record(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
     assert cli.main(["--state-dir", str(tmp_path), "list"]) == 0
     assert "neo-2026" in capsys.readouterr().out
+
+
+def test_generated_passwords_use_fewer_bcrypt_rounds(tmp_path):
+    import bcrypt
+    from nativeauthenticator.orm import UserInfo
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from vre_hub.workshop.passwords import GENERATED_PASSWORD_ROUNDS, set_generated_password
+
+    db_url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    set_generated_password("neo-2026-01", "Abcdefghijk234", db_url)
+    set_generated_password("neo-2026-01", "Zyxwvutsrqp234", db_url)  # update, not a second row
+    db = sessionmaker(bind=create_engine(db_url))()
+    rows = db.query(UserInfo).filter(UserInfo.username == "neo-2026-01").all()
+    assert len(rows) == 1 and rows[0].is_authorized
+    assert bcrypt.checkpw(b"Zyxwvutsrqp234", rows[0].password)
+    assert rows[0].password.startswith(f"$2b${GENERATED_PASSWORD_ROUNDS:02d}$".encode())

@@ -9,11 +9,11 @@ turns into the teacher role), and the notebooks in every participant's home.
 from dataclasses import dataclass
 from datetime import date
 
-from .. import accounts
 from . import homes, notebooks
 from .context import Context
 from .distribute import distribute
 from .errors import WorkshopError
+from .passwords import set_generated_password
 from .registry import Workshop, check_name, parse_date, parse_datetime
 from .roster import assign_passwords, generate_password, write_roster
 
@@ -129,7 +129,7 @@ def create(ctx: Context, req: Request) -> Workshop:
             passwords[workshop.teacher] = generate_password()
             rows.insert(0, ("teacher", workshop.teacher, passwords[workshop.teacher]))
         for user, password in passwords.items():
-            accounts.set_password(user, password, ctx.db_url)
+            set_generated_password(user, password, ctx.db_url)
 
         roster = ctx.registry.roster_file(workshop.name)
         undo.append(lambda: roster.unlink(missing_ok=True))
