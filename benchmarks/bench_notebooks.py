@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -77,7 +78,8 @@ def main() -> int:
         runner = lambda name, out: run_in_image(image, name, out, args.mount_repo)  # noqa: E731
         where_label = f"image {image}" + (" (repository notebooks and catalogue mounted)" if args.mount_repo else "")
 
-    print(f"workshop notebooks, default parameters, {where_label}, target {TARGET_S:.0f} s each")
+    print(f"workshop notebooks, default parameters, {where_label}, target {TARGET_S:.0f} s each; "
+          f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'notebook':28s} {'wall s':>8s} {'vs target':>10s}  slowest cell")
     worst = 0.0
     for name in NOTEBOOKS:
@@ -97,7 +99,8 @@ def main() -> int:
             wall = statistics.median(times)
             worst = max(worst, wall)
             print(f"{name:28s} {wall:8.1f} {wall / TARGET_S:9.2f}x  {slow[0]:.1f} s: {slow[1][:50]}")
-    print(f"slowest notebook {worst:.1f} s = {worst / TARGET_S:.2f} of the {TARGET_S:.0f} s target")
+    print(f"slowest notebook {worst:.1f} s = {worst / TARGET_S:.2f} of the {TARGET_S:.0f} s target "
+          f"(load average now {os.getloadavg()[0]:.1f})")
     return 0
 
 
