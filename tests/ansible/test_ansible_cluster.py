@@ -6,6 +6,8 @@ DockerSpawner's SwarmSpawner, and the server answers through the hub's proxy. Th
 leaves the swarm at the end only if the playbook created it.
 """
 
+import fcntl
+
 import pytest
 import requests
 
@@ -13,8 +15,6 @@ from vre_ansible_testlib import docker, make_deployment, snapshot_source
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-PREFIX = "vre-ansible-c-"
-PORTS = {"hub": 18100, "api": 18181, "proxy_api": 18101, "https": 18543, "http": 18180}
 
 
 def swarm_state() -> str:
@@ -22,9 +22,18 @@ def swarm_state() -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, ansible_ready, user_image):
+def swarm_lock():
+    """One swarm test at a time on this engine: a concurrent session must not see our
+    swarm as pre-existing, nor leave it under us."""
+    with open("/tmp/vre-ansible-swarm.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, ansible_ready, user_image, swarm_lock):
     was_in_swarm = swarm_state() == "active"
-    deployment = make_deployment(tmp_path_factory, PREFIX, PORTS, cluster=True)
+    deployment = make_deployment(tmp_path_factory, "c", cluster=True)
     deployment.settings["vre_images_source_local"] = str(snapshot_source(deployment.root / "checkout"))
     deployment.write_inventory()
     try:
@@ -52,18 +61,18 @@ def test_cluster_converges_into_a_swarm_and_again_changes_nothing(converged):
 
 
 def test_hub_joins_the_overlay_network(cluster, converged):
-    network = f"{PREFIX}net"
+    network = f"{cluster.prefix}net"
     driver = docker("network", "inspect", "--format", "{{.Driver}} {{.Attachable}}", network)
     assert driver.stdout.split() == ["overlay", "true"]
     attached = docker("inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
-                      f"{PREFIX}hub")
+                      f"{cluster.prefix}hub")
     assert network in attached.stdout.split()
 
 
 def test_swarm_spawner_starts_a_service_that_answers_through_the_hub(cluster, converged, hub_client_for):
     client = hub_client_for(cluster)
     name = client.ensure_user("swarmtester")["name"]
-    service = f"{PREFIX}user-{name}"
+    service = f"{cluster.prefix}user-{name}"
     try:
         client.start_server(name, wait=240)
         listed = docker("service", "inspect", "--format",
@@ -75,8 +84,8 @@ def test_swarm_spawner_starts_a_service_that_answers_through_the_hub(cluster, co
         mounts = docker("service", "inspect", "--format",
                         "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}}:{{.Source}}:{{.ReadOnly}} {{end}}",
                         service).stdout.split()
-        assert f"volume:{PREFIX}home-{name}:false" in mounts
-        assert f"volume:{PREFIX}dataref:true" in mounts
+        assert f"volume:{cluster.prefix}home-{name}:false" in mounts
+        assert f"volume:{cluster.prefix}dataref:true" in mounts
         assert not any("docker.sock" in m for m in mounts)
 
         token = client.token_for(name, note="ansible swarm test")

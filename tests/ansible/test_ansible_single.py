@@ -15,13 +15,11 @@ from vre_ansible_testlib import docker, make_deployment, snapshot_source
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-PREFIX = "vre-ansible-s-"
-PORTS = {"hub": 18000, "api": 18081, "proxy_api": 18001, "https": 18443, "http": 18080}
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, ansible_ready, user_image):
-    deployment = make_deployment(tmp_path_factory, PREFIX, PORTS, cluster=False)
+    deployment = make_deployment(tmp_path_factory, "s", cluster=False)
     # The source as it is now: a concurrent edit of the checkout must not count as a change.
     deployment.settings["vre_images_source_local"] = str(snapshot_source(deployment.root / "checkout"))
     deployment.write_inventory()
@@ -57,10 +55,10 @@ def test_hub_answers_directly_and_through_tls(deployment, converged):
     tls = requests.get(f"{deployment.https_url}/hub/api", verify=deployment.certificate, timeout=10)
     assert tls.status_code == 200 and tls.json() == direct.json()
     plain = requests.get(
-        f"http://127.0.0.1:{PORTS['http']}/hub/", allow_redirects=False, timeout=10
+        f"http://127.0.0.1:{deployment.settings['reverse_proxy_http_port']}/hub/", allow_redirects=False, timeout=10
     )
     assert plain.status_code in (301, 308)
-    assert plain.headers["Location"].startswith(f"https://127.0.0.1:{PORTS['https']}/")
+    assert plain.headers["Location"].startswith(f"https://127.0.0.1:{deployment.settings['reverse_proxy_https_port']}/")
 
 
 def test_state_and_secrets_are_private(deployment, converged):
@@ -88,7 +86,7 @@ def test_hub_spawns_a_server_reachable_through_the_proxy(deployment, converged, 
         )
         assert tls.status_code == 200
         # The user's container: this deployment's name, no Docker socket, limits set.
-        container = f"{PREFIX}user-{name}"
+        container = f"{deployment.prefix}user-{name}"
         inspect = docker("inspect", "--format",
                          "{{.Config.User}} {{.HostConfig.Memory}} {{range .Mounts}}{{.Source}} {{end}}",
                          container)
@@ -96,14 +94,14 @@ def test_hub_spawns_a_server_reachable_through_the_proxy(deployment, converged, 
         user, memory, *mounts = inspect.stdout.split()
         assert int(memory) > 0
         assert not any("docker.sock" in m for m in mounts)
-        hub_mounts = docker("inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", f"{PREFIX}hub")
+        hub_mounts = docker("inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", f"{deployment.prefix}hub")
         assert "/var/run/docker.sock" in hub_mounts.stdout.split()
     finally:
         client.stop_server(name, wait=60)
 
 
 def test_backup_then_restore_a_user_volume(deployment, converged):
-    volume = f"{PREFIX}home-backup-probe"
+    volume = f"{deployment.prefix}home-backup-probe"
     base = "dataterra-vre/base:bookworm"
     written = docker("run", "--rm", "--network", "none", "-v", f"{volume}:/v", base,
                      "sh", "-c", "mkdir -p /v/work && echo 'niche model v1' > /v/work/notes.txt")

@@ -1,16 +1,18 @@
 """Helpers of the Ansible tests: a deployment of ansible/site.yml on this machine.
 
 The playbook runs through a local connection against this host's real Docker engine.
-Everything a deployment creates carries its own name prefix (``vre-ansible-s-`` for the
-single host, ``vre-ansible-c-`` for the swarm) and its own ports, so it never touches the
-lead's hub (8000) or other tests; teardown removes exactly those containers, services,
-volumes and networks, and the deployment's folder. The images built (hub, proxy) are kept
-as build cache, like the user image.
+Everything a deployment creates carries its own name prefix (``vre-ansible-s<random>-``
+for the single host, ``vre-ansible-c<random>-`` for the swarm) and free loopback ports, so
+it never touches the lead's hub (8000), other tests or a concurrent run of these tests;
+teardown removes exactly those containers, services, volumes, networks, its hub image tag
+and its folder. The proxy image (Caddy, independent of the source) is kept as a cache,
+like the user image.
 """
 
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -33,16 +35,6 @@ RECAP = re.compile(
 
 def docker(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass
@@ -182,6 +174,7 @@ class Deployment:
         for name in networks.stdout.split():
             if name.startswith(self.prefix):
                 docker("network", "rm", name)
+        docker("rmi", self.settings["vre_hub_image"])
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -208,17 +201,23 @@ def deployment_settings(prefix: str, root: Path, ports: dict, cluster: bool) -> 
     }
 
 
-def make_deployment(tmp_path_factory, prefix: str, ports: dict, cluster: bool) -> Deployment:
-    busy = [port for port in ports.values() if not port_is_free(port)]
-    # A leftover of an interrupted run of this same test holds them: clear it first.
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_deployment(tmp_path_factory, kind: str, cluster: bool) -> Deployment:
+    """A deployment with its own prefix ``vre-ansible-<kind><random>-``, free loopback
+    ports and its own hub image tag, so concurrent test sessions never meet."""
+    prefix = f"vre-ansible-{kind}{secrets.token_hex(2)}-"
+    ports = {name: free_port() for name in ("hub", "api", "proxy_api", "https", "http")}
     root = Path(tmp_path_factory.mktemp(prefix.rstrip("-")))
-    deployment = Deployment(prefix, root, deployment_settings(prefix, root, ports, cluster), cluster)
-    if busy:
-        deployment.remove_created()
-        busy = [port for port in ports.values() if not port_is_free(port)]
-        if busy:
-            pytest.fail(f"ports {busy} are in use on 127.0.0.1; free them (ss -ltnp) and rerun")
-    root.mkdir(parents=True, exist_ok=True)
+    settings = deployment_settings(prefix, root, ports, cluster)
+    # The hub image is built from the test's snapshot of the source: a tag of its own
+    # (layers shared through the build cache), removed at teardown.
+    settings["vre_images_hub_image"] = settings["vre_hub_image"] = f"dataterra-vre/hub:{prefix.rstrip('-')}"
+    deployment = Deployment(prefix, root, settings, cluster)
     deployment.write_inventory()
     return deployment
 
