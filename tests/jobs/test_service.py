@@ -10,6 +10,7 @@ import time
 import docker
 import pytest
 
+from vre_hub import naming
 from vre_jobs import cli
 from vre_jobs.containers import LABEL_JOB
 
@@ -250,3 +251,20 @@ def test_restarting_the_service_mid_run_loses_nothing(hub, alice):
         assert done[job_id]["started"] == old["started"]
     text = "".join(outputs_text(c) for c in cells(alice.file(queued["id"], "notebook.ipynb").text))
     assert "repeat=7" in text
+
+
+def test_cli_inside_a_user_session(hub, alice):
+    """`vre jobs` in the user's own server: its JUPYTERHUB_API_TOKEN and VRE_JOBS_URL suffice."""
+    hub.client.start_server(alice.name, {"profile": "standard"})
+    try:
+        container = docker.from_env().containers.get(naming.container_name(alice.name))
+        result = container.exec_run(
+            ["vre", "jobs", "submit", "work/params.ipynb", "-p", "repeat", "9", "--timeout", "120", "--wait"], user="1000"
+        )
+        out = result.output.decode()
+        assert result.exit_code == 0, out
+        assert "submitted 1 job(s)" in out and "completed" in out
+        job_id = out.splitlines()[1].split()[0]
+        assert alice.job(job_id)["parameters"] == {"repeat": 9}
+    finally:
+        hub.client.stop_server(alice.name)
