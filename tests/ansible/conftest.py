@@ -34,3 +34,17 @@ def hub_client_for():
         return HubClient(deployment.hub_url, deployment.admin_token, timeout=30)
 
     return client
+
+
+@pytest.fixture(scope="session")
+def current_user_image(docker_engine):
+    """The user image as it is now; built (the lead's `user_image` fixture) only if missing.
+
+    The playbook itself then checks it against the deployed source and rebuilds it if stale
+    (that is what the vre_images role is for)."""
+    from vre_hub import images
+
+    tag = images.user_image_tag()
+    if images.image_exists(tag):
+        return tag
+    return images.build_user_image(log=lambda m: print(f"[image] {m}"))

@@ -31,9 +31,9 @@ def swarm_lock():
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, ansible_ready, user_image, swarm_lock):
+def cluster(tmp_path_factory, ansible_ready, current_user_image, swarm_lock):
     was_in_swarm = swarm_state() == "active"
-    deployment = make_deployment(tmp_path_factory, "c", cluster=True)
+    deployment = make_deployment(tmp_path_factory, "c", cluster=True, user_image=current_user_image)
     deployment.settings["vre_images_source_local"] = str(snapshot_source(deployment.root / "checkout"))
     deployment.write_inventory()
     try:

@@ -175,6 +175,7 @@ class Deployment:
             if name.startswith(self.prefix):
                 docker("network", "rm", name)
         docker("rmi", self.settings["vre_hub_image"])
+        docker("rmi", self.settings["vre_hub_user_image"])  # a tag; a copy only if rebuilt
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -207,7 +208,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_deployment(tmp_path_factory, kind: str, cluster: bool) -> Deployment:
+def make_deployment(tmp_path_factory, kind: str, cluster: bool, user_image: str) -> Deployment:
     """A deployment with its own prefix ``vre-ansible-<kind><random>-``, free loopback
     ports and its own hub image tag, so concurrent test sessions never meet."""
     prefix = f"vre-ansible-{kind}{secrets.token_hex(2)}-"
@@ -217,7 +218,11 @@ def make_deployment(tmp_path_factory, kind: str, cluster: bool) -> Deployment:
     # The hub image is built from the test's snapshot of the source: a tag of its own
     # (layers shared through the build cache), removed at teardown.
     settings["vre_images_hub_image"] = settings["vre_hub_image"] = f"dataterra-vre/hub:{prefix.rstrip('-')}"
+    # The user image: a tag of its own on the current image (no copy), so that another
+    # session rebuilding dataterra-vre/user:<version> meanwhile cannot change it under us.
+    settings["vre_images_user_image"] = settings["vre_hub_user_image"] = f"dataterra-vre/user:{prefix.rstrip('-')}"
     deployment = Deployment(prefix, root, settings, cluster)
+    docker("tag", user_image, settings["vre_hub_user_image"], check=True)
     deployment.write_inventory()
     return deployment
 
