@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from vre_hub import engine, images, naming
 from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
@@ -139,7 +138,7 @@ def main() -> int:
                 tuned_times.append(direct_tuned(i))
                 service_times.append(service(i))
             d, dt_, s = (statistics.median(x) for x in (direct_times, tuned_times, service_times))
-            show = lambda xs: [round(t, 2) for t in xs]  # noqa: E731
+            show = lambda xs: [round(t, 2) for t in xs]
             print(f"one short job, `papermill` CLI directly (docker run):      median {d:.2f} s  {show(direct_times)}")
             print(f"one short job, papermill API + runner's import tweak:     median {dt_:.2f} s  {show(tuned_times)}")
             print(f"one short job, through the jobs service (submit->done):   median {s:.2f} s  {show(service_times)}")
@@ -157,10 +156,10 @@ def main() -> int:
         finally:
             hub.stop()
             for name in subprocess.run(
-                ["docker", "ps", "-aq", "--filter", f"label={LABEL_USER}={user}"], capture_output=True, text=True
+                ["docker", "ps", "-aq", "--filter", f"label={LABEL_USER}={user}"], check=False, capture_output=True, text=True
             ).stdout.split():
-                subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+                subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
+            subprocess.run(["docker", "volume", "rm", "-f", volume], check=False, capture_output=True)
     return 0
 
 

@@ -97,7 +97,7 @@ class JobsService(Application):
         config=True
     )
 
-    aliases = {
+    aliases = {  # noqa: RUF012 (traitlets' own convention)
         "f": "JobsService.config_file",
         "config": "JobsService.config_file",
         "db-url": "JobsService.db_url",

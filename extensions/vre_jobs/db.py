@@ -22,7 +22,7 @@ FINAL_STATES = (COMPLETED, FAILED, TIMEOUT, CANCELLED)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def new_id(prefix: str) -> str:

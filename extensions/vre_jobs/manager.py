@@ -16,8 +16,8 @@ import json
 import logging
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import func, select
 
@@ -321,7 +321,7 @@ class JobManager:
                 log.exception("dispatch failed; retrying at the next tick")
             try:
                 await asyncio.wait_for(self._wake.wait(), self.limits.tick)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def dispatch_once(self) -> list[str]:

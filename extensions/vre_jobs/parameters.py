@@ -28,8 +28,7 @@ def resolve_notebook_path(path: str, shipped_dir: str) -> str:
     if not path or not path.strip():
         raise SubmissionError("no notebook given; pass a path relative to your home, e.g. work/analysis.ipynb")
     path = path.strip()
-    if path.startswith("~/"):
-        path = path[2:]
+    path = path.removeprefix("~/")
     full = posixpath.normpath(path if path.startswith("/") else posixpath.join(HOME, path))
     if not full.endswith(".ipynb"):
         raise SubmissionError(f"{path!r} is not a notebook; give the path of an .ipynb file")
@@ -44,8 +43,7 @@ def resolve_notebook_path(path: str, shipped_dir: str) -> str:
 def resolve_output_root(path: str | None, default: str = "jobs") -> str:
     """Absolute folder (in the user's home) under which ``<job-id>/`` folders go."""
     path = (path or default).strip()
-    if path.startswith("~/"):
-        path = path[2:]
+    path = path.removeprefix("~/")
     full = posixpath.normpath(path if path.startswith("/") else posixpath.join(HOME, path))
     if full != HOME and not full.startswith(HOME + "/"):
         raise SubmissionError(f"output folder {path!r} is outside your home; give a folder in {HOME}")

@@ -15,7 +15,6 @@ import docker
 import psutil
 import pytest
 import requests
-
 from vre_hub import naming
 from vre_jobs.containers import LABEL_USER, ContainerLimits, DockerBackend
 

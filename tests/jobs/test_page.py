@@ -5,7 +5,6 @@ import secrets
 import shutil
 
 import pytest
-
 from vre_hub import naming
 
 from .conftest import NOTEBOOKS, JobsUser, wait_for_service

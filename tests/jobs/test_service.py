@@ -9,7 +9,6 @@ import time
 
 import docker
 import pytest
-
 from vre_hub import naming
 from vre_jobs import cli
 from vre_jobs.containers import LABEL_JOB

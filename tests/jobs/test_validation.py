@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from vre_jobs import cli
 from vre_jobs.cron import check_cron, next_runs
 from vre_jobs.hubconfig import ACCESS_SCOPE, grant_user_access, service_config
