@@ -178,7 +178,8 @@ class VRESpawner(DockerSpawner):
         container = await self.docker(
             "create_container",
             image=self.image,
-            command=["chown", self.work_volume_uid, "/volume"],
+            entrypoint=["chown"],
+            command=[self.work_volume_uid, "/volume"],
             user="0",
             host_config=self.client.create_host_config(binds={volume: {"bind": "/volume", "mode": "rw"}}),
         )
