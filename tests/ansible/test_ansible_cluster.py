@@ -11,7 +11,7 @@ import fcntl
 import pytest
 import requests
 
-from vre_ansible_testlib import docker, make_deployment, snapshot_source
+from vre_ansible_testlib import docker, make_deployment
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -34,8 +34,6 @@ def swarm_lock():
 def cluster(tmp_path_factory, ansible_ready, current_user_image, swarm_lock):
     was_in_swarm = swarm_state() == "active"
     deployment = make_deployment(tmp_path_factory, "c", cluster=True, user_image=current_user_image)
-    deployment.settings["vre_images_source_local"] = str(snapshot_source(deployment.root / "checkout"))
-    deployment.write_inventory()
     try:
         yield deployment
     finally:

@@ -11,18 +11,14 @@ import stat
 import pytest
 import requests
 
-from vre_ansible_testlib import docker, make_deployment, snapshot_source
+from vre_ansible_testlib import docker, make_deployment
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, ansible_ready, current_user_image):
     deployment = make_deployment(tmp_path_factory, "s", cluster=False, user_image=current_user_image)
-    # The source as it is now: a concurrent edit of the checkout must not count as a change.
-    deployment.settings["vre_images_source_local"] = str(snapshot_source(deployment.root / "checkout"))
-    deployment.write_inventory()
     try:
         yield deployment
     finally:

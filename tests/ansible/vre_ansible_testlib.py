@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,10 +222,23 @@ def make_deployment(tmp_path_factory, kind: str, cluster: bool, user_image: str)
     # The user image: a tag of its own on the current image (no copy), so that another
     # session rebuilding dataterra-vre/user:<version> meanwhile cannot change it under us.
     settings["vre_images_user_image"] = settings["vre_hub_user_image"] = f"dataterra-vre/user:{prefix.rstrip('-')}"
+    # The source as it is now: a concurrent edit of the checkout must not count as a change.
+    settings["vre_images_source_local"] = str(snapshot_source(root / "checkout"))
     deployment = Deployment(prefix, root, settings, cluster)
-    docker("tag", user_image, settings["vre_hub_user_image"], check=True)
+    docker("tag", matching_user_image(root / "checkout", user_image), settings["vre_hub_user_image"], check=True)
     deployment.write_inventory()
     return deployment
+
+
+def matching_user_image(source: Path, default: str) -> str:
+    """A local user image built from exactly ``source`` (same context-hash label as
+    `vre images build` gives it), else ``default``; the playbook rebuilds a stale one."""
+    from vre_hub import images
+
+    with tempfile.TemporaryDirectory() as context:
+        wanted = images.assemble_context(Path(context), root=source)
+    found = docker("images", "-q", "--filter", f"label={images.CONTEXT_HASH_LABEL}={wanted}").stdout.split()
+    return found[0] if found else default
 
 
 SOURCE_PATHS = ["pyproject.toml", "README.md", "hub", "catalogs", "widgets", "extensions", "notebooks", "images"]
