@@ -25,11 +25,17 @@ def _session(db_url: str):
     return sessionmaker(bind=engine)()
 
 
-def set_password(username: str, password: str, db_url: str, authorized: bool = True) -> None:
-    """Create or update the account ``username`` (already normalized) with ``password``."""
+def set_password(
+    username: str, password: str, db_url: str, authorized: bool = True, rounds: int = 12
+) -> None:
+    """Create or update the account ``username`` (already normalized) with ``password``.
+
+    ``rounds``: bcrypt cost; generated long random passwords can afford fewer rounds, which
+    keeps many simultaneous logins (a workshop starting) from queueing in the hub.
+    """
     if not password:
         raise ValueError(f"empty password for {username!r}; give a non-empty password")
-    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt())
+    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds))
     db = _session(db_url)
     try:
         info = db.query(UserInfo).filter(UserInfo.username == username).first()

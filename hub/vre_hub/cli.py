@@ -224,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     component = _component_command(argv)
     if component is not None:
         index = argv.index(component)
+        # Global options given before the group still apply (the groups read the environment).
+        globals_ = build_parser().parse_known_args(argv[:index] + ["status"])[0]
+        if globals_.state_dir:
+            os.environ["VRE_STATE_DIR"] = str(globals_.state_dir)
         return importlib.import_module(COMPONENT_COMMANDS[component]).main(argv[index + 1 :])
     args = build_parser().parse_args(argv)
     started = time.monotonic()
