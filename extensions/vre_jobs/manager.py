@@ -436,9 +436,12 @@ class JobManager:
                 job.error = f"attempt {job.attempt} {job.state}: {job.error}"
                 job.attempt += 1
                 job.state, job.container, job.cancel_requested = db.QUEUED, None, False
+            # The home's status.json first: once the API says a job ended, its record is final.
+            await asyncio.to_thread(self._record, volume, name, output_dir, record, report)
             session.commit()
         log.info("job %s %s%s", job_id, record["state"], f": {record['error']}" if record["error"] else "")
-        await asyncio.to_thread(self._record, volume, name, output_dir, record, report)
+        if name and not self.limits.keep_containers:
+            await asyncio.to_thread(self.backend.remove, name)
         self._wake.set()
 
     def _collect(self, volume: str, name: str | None, output_dir: str) -> dict:
@@ -465,8 +468,6 @@ class JobManager:
             self.backend.write_files(volume, output_dir, files)
         except Exception:
             log.exception("could not write the status of %s into the user's home", record["id"])
-        if name and not self.limits.keep_containers:
-            self.backend.remove(name)
 
     async def reconcile(self) -> None:
         """After a (re)start: follow running jobs again, requeue those never started."""

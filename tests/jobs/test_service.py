@@ -18,8 +18,14 @@ from .conftest import service_pid, wait_for_service
 pytestmark = pytest.mark.docker
 
 
-def job_containers(job_id: str) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": f"{LABEL_JOB}={job_id}"})
+def job_containers(job_id: str, settle: float = 30) -> list:
+    """The job's containers, once the service has had ``settle`` seconds to remove them."""
+    deadline = time.monotonic() + settle
+    while True:
+        found = docker.from_env().containers.list(all=True, filters={"label": f"{LABEL_JOB}={job_id}"})
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def _text(value) -> str:
