@@ -104,7 +104,7 @@ def test_job_over_its_timeout_is_killed_and_marked(alice):
     done = alice.wait([job["id"]], timeout=60)[job["id"]]
     assert done["state"] == "timeout", done
     assert done["error"] == "killed after its timeout of 8 s"
-    assert 8 <= done["duration"] < 30
+    assert 8 <= done["duration"] < 60
     assert job_containers(job["id"]) == []
     assert alice.file(job["id"], "status.json").json()["state"] == "timeout"
 
