@@ -98,7 +98,6 @@ c.JupyterHub.load_roles.append(
 )
 
 # --- jobs service (vre_jobs) ---------------------------------------------------------------
-# (section owned by the jobs service; see extensions/README.md)
 # Scheduled parameterised notebooks at /services/jobs/: runs jobs in containers of the user
 # image with the user's home volume. Its options: VRE_JOBS_PORT, VRE_JOBS_DB_URL, and any
 # JobsService trait in $VRE_STATE_DIR/vre_jobs_config.py.
@@ -112,7 +111,6 @@ if c.VRESpawner.host_networking:  # `vre jobs` in a session reaches the service 
     c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/jobs/"})
 
 # --- workshops (vre_hub.workshop) ----------------------------------------------------------
-# (section owned by the workshop tooling; see hub/README.md)
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the
 # workshop's group); the idle culler keeps workshop servers longer during class; servers are
 # refused to participants of an ended workshop. Roles load at start: restart after `create`.
