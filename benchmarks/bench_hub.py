@@ -122,7 +122,8 @@ def time_starts(hub: HubProcess, client: HubClient, names: list[str]) -> list[fl
         barrier.wait()
         started = time.monotonic()
         try:
-            client.request("POST", client.user_path(name) + "/server", json={})
+            # The hub answers 202 after 10 s of a slow spawn; a loaded hub can take longer.
+            client.request("POST", client.user_path(name) + "/server", json={}, timeout=180)
             deadline = started + 300
             while time.monotonic() < deadline:
                 r = requests.get(
