@@ -66,6 +66,7 @@ STOCK_CONFIG = textwrap.dedent(
     c.DockerSpawner.name_template = "bench-stock-{username}"
     c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
     c.JupyterHub.concurrent_spawn_limit = 100
+    c.JupyterHub.authenticator_class = "dummy"
     c.Authenticator.allow_all = True
     c.JupyterHub.services = [{"name": "bench", "api_token": os.environ["BENCH_TOKEN"]}]
     c.JupyterHub.load_roles = [{"name": "admin", "services": ["bench"]}]
