@@ -72,7 +72,11 @@ def test_swarm_spawner_starts_a_service_that_answers_through_the_hub(cluster, co
     name = client.ensure_user("swarmtester")["name"]
     service = f"{cluster.prefix}user-{name}"
     try:
-        client.start_server(name, wait=240)
+        try:
+            client.start_server(name, wait=240)
+        except Exception:
+            print(docker("logs", "--tail", "40", f"{cluster.prefix}hub").stderr)  # why it failed
+            raise
         listed = docker("service", "inspect", "--format",
                         "{{.Spec.TaskTemplate.ContainerSpec.Image}} {{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}",
                         service)

@@ -71,7 +71,11 @@ def test_hub_spawns_a_server_reachable_through_the_proxy(deployment, converged, 
     client = hub_client_for(deployment)
     name = client.ensure_user("ansibletester")["name"]
     try:
-        client.start_server(name, wait=180)
+        try:
+            client.start_server(name, wait=180)
+        except Exception:
+            print(docker("logs", "--tail", "40", f"{deployment.prefix}hub").stderr)  # why it failed
+            raise
         token = client.token_for(name, note="ansible test")
         headers = {"Authorization": f"token {token}"}
         status = requests.get(f"{deployment.hub_url}/user/{name}/api/status", headers=headers, timeout=15)
