@@ -67,7 +67,7 @@ c.VRESpawner.extra_host_config = {
     "cap_drop": ["ALL"],
     "pids_limit": 2048,
 }
-c.VRESpawner.http_timeout = 60
+c.VRESpawner.http_timeout = 120  # many servers starting at once on a small host
 c.VRESpawner.start_timeout = 120
 c.JupyterHub.concurrent_spawn_limit = int(env("VRE_CONCURRENT_SPAWN_LIMIT", "40"))
 
