@@ -65,6 +65,7 @@ STOCK_CONFIG = textwrap.dedent(
     c.DockerSpawner.remove = True
     c.DockerSpawner.name_template = "bench-stock-{username}"
     c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+    c.DockerSpawner.http_timeout = 120  # as the VRE hub
     c.JupyterHub.concurrent_spawn_limit = 100
     c.JupyterHub.authenticator_class = "dummy"
     c.Authenticator.allow_all = True
@@ -179,7 +180,8 @@ def run(kind: str, image: str, sizes: list[int], proxy: str) -> dict:
                 times = time_starts(hub, client, names)
                 ok = [t for t in times if t is not None]
                 containers = [
-                    naming.container_name(n) if kind == "vre" else f"bench-stock-{n}" for n in names
+                    naming.container_name(n) if kind == "vre" else f"bench-stock-{naming.escape_name(n)}"
+                    for n in names
                 ]
                 memory = idle_memory_mib(containers)
                 report[size] = {
@@ -203,7 +205,8 @@ def run(kind: str, image: str, sizes: list[int], proxy: str) -> dict:
             for size in sizes:
                 for i in range(size):
                     name = f"bench{kind}{size}-{i:02d}"
-                    subprocess.run(["docker", "rm", "-f", naming.container_name(name), f"bench-stock-{name}"],
+                    subprocess.run(["docker", "rm", "-f", naming.container_name(name),
+                                    f"bench-stock-{naming.escape_name(name)}"],
                                    capture_output=True)
                     subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
         return report
