@@ -2,12 +2,10 @@
 
 import json
 import subprocess
-import time
 from urllib.parse import quote
 
 import pytest
 import requests
-import websocket
 
 from vre_hub import naming
 
@@ -144,43 +142,25 @@ def test_large_memory_profile_sets_larger_limits(hub):
     hub.client.stop_server(name)
 
 
-def test_kernel_killed_for_memory_keeps_server_and_files(hub):
-    """Over the memory limit the kernel dies, Jupyter says so and restarts it; files stay."""
+def test_process_over_the_memory_limit_is_killed_and_files_stay(hub):
+    """Over the profile's memory limit the kernel's child is OOM-killed; server and files stay."""
     name, token = hub.new_user()
     hub.client.start_server(name, {"profile": "tiny"})
     assert inspect(naming.container_name(name))["HostConfig"]["Memory"] == 400 * 1024**2
     url = server_url(hub, name)
-    headers = {"Authorization": f"token {token}"}
-    kernel = KernelSession(url, token)
     try:
-        kernel.execute("open('/home/jovyan/before-oom.txt', 'w').write('kept')")
-        try:
-            result = kernel.execute("x = bytearray(1024 * 2**20)", timeout=30)  # 1 GiB > 400 MiB
-            assert result["status"] != "ok", "the allocation should not succeed"
-        except (websocket.WebSocketException, OSError):
-            pass  # the kernel died mid-execution: no reply ever comes
-        deadline = time.monotonic() + 60
-        state = None
-        while time.monotonic() < deadline:
-            state = requests.get(f"{url}/api/kernels/{kernel.kernel_id}", headers=headers, timeout=10).json()
-            if state.get("execution_state") in {"restarting", "dead", "starting", "idle"} and state.get("last_activity"):
-                break
-            time.sleep(1)
-        # The server itself survived and the file written before is intact.
-        status = requests.get(f"{url}/api/status", headers=headers, timeout=10)
-        assert status.status_code == 200
-        content = requests.get(f"{url}/api/contents/before-oom.txt?content=1", headers=headers, timeout=10).json()
-        assert content["content"] == "kept"
-        with KernelSession(url, token) as fresh:
-            assert fresh.execute("print(open('/home/jovyan/before-oom.txt').read())")["stdout"].strip() == "kept"
-        events = subprocess.run(
-            ["docker", "inspect", "--format", "{{.State.Running}}", naming.container_name(name)],
-            capture_output=True, text=True,
-        ).stdout.strip()
-        assert events == "true"
+        with KernelSession(url, token) as kernel:
+            kernel.execute("open('/home/jovyan/before-oom.txt', 'w').write('kept')")
+            result = kernel.execute(
+                "import subprocess, sys\n"
+                "r = subprocess.run([sys.executable, '-c', 'x = bytearray(1024 * 2**20)'])\n"  # 1 GiB > 400 MiB
+                "print(r.returncode)",
+                timeout=120,
+            )
+            assert result["stdout"].strip() == "-9", result  # SIGKILL from the kernel's OOM killer
+            after = kernel.execute("print(open('/home/jovyan/before-oom.txt').read())")
+            assert after["stdout"].strip() == "kept"
+        headers = {"Authorization": f"token {token}"}
+        assert requests.get(f"{url}/api/status", headers=headers, timeout=10).status_code == 200
     finally:
-        try:
-            kernel.close()
-        except Exception:
-            pass
         hub.client.stop_server(name)
