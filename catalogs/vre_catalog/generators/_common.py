@@ -21,7 +21,8 @@ def annual(times: pd.DatetimeIndex, peak_doy: float) -> np.ndarray:
     return np.cos(2 * np.pi * (times.day_of_year.to_numpy() - peak_doy) / 365.25)
 
 
-def synthetic_attrs(title: str, generator: str, seed: int) -> dict:
+def synthetic_attrs(title: str, generator: str, seed: int | None, **extra) -> dict:
+    """Global attributes that label a dataset as synthetic, with its generator and seed."""
     return {
         "title": title,
         "Conventions": "CF-1.10, ACDD-1.3",
@@ -29,7 +30,8 @@ def synthetic_attrs(title: str, generator: str, seed: int) -> dict:
         "comment": f"SYNTHETIC sample made by {generator} with seed {seed}; not an observation.",
         "sample_kind": "synthetic",
         "sample_generator": generator,
-        "sample_seed": seed,
+        "sample_seed": -1 if seed is None else seed,
+        **extra,
     }
 
 

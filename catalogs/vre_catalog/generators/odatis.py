@@ -8,6 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from ..samples import sample
+from ._common import synthetic_attrs
 from ._geo import distance_to_land_km, land_mask, mediterranean
 
 # The NE Atlantic / European shelf grid shared by the environment, bathymetry and species samples.
@@ -30,19 +31,6 @@ TRUE_NICHE = {
 def _cf(name, standard_name, units, long_name, **extra):
     return {"standard_name": standard_name, "units": units, "long_name": long_name, **extra} if standard_name else {
         "units": units, "long_name": long_name, **extra}
-
-
-def _synthetic_attrs(title, generator, seed, **extra):
-    return {
-        "title": title,
-        "Conventions": "CF-1.10, ACDD-1.3",
-        "source": "synthetic",
-        "comment": f"SYNTHETIC sample made by {generator} with seed {seed}; not an observation.",
-        "sample_kind": "synthetic",
-        "sample_generator": generator,
-        "sample_seed": -1 if seed is None else seed,
-        **extra,
-    }
 
 
 @lru_cache(maxsize=1)
@@ -140,7 +128,7 @@ def _coord_attrs(ds):
 @sample("odatis/ocean_environment_monthly.nc", seed=ENV_SEED)
 def ocean_environment_monthly(rng):
     ds = _environment().copy()
-    ds.attrs = _synthetic_attrs(
+    ds.attrs = synthetic_attrs(
         "Synthetic monthly ocean environment, NE Atlantic and European shelf, 1993-2022",
         "vre_catalog.generators.odatis:ocean_environment_monthly", ENV_SEED,
         warming_trend_degC_per_year=0.028,
@@ -157,7 +145,7 @@ def bathymetry(rng):
     ds["depth"].attrs = {"standard_name": "sea_floor_depth_below_geoid", "units": "m", "positive": "down",
                          "long_name": "Sea floor depth (NaN on land)"}
     _coord_attrs(ds)
-    ds.attrs = _synthetic_attrs("Synthetic bathymetry on the ocean environment grid",
+    ds.attrs = synthetic_attrs("Synthetic bathymetry on the ocean environment grid",
                                 "vre_catalog.generators.odatis:bathymetry", ENV_SEED + 1)
     return ds
 
@@ -301,6 +289,6 @@ def chlorophyll_biscay_8day(rng):
                     coords={"time": time, "latitude": lat, "longitude": lon})
     ds["chlor_a"].attrs = _cf("chlor_a", "mass_concentration_of_chlorophyll_a_in_sea_water", "mg m-3", "Chlorophyll-a, 8-day composite")
     _coord_attrs(ds)
-    ds.attrs = _synthetic_attrs("Synthetic 8-day ocean-colour chlorophyll, Bay of Biscay, 2020",
+    ds.attrs = synthetic_attrs("Synthetic 8-day ocean-colour chlorophyll, Bay of Biscay, 2020",
                                 "vre_catalog.generators.odatis:chlorophyll_biscay_8day", 5)
     return ds
