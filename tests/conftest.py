@@ -91,12 +91,14 @@ class Hub:
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory, user_image, proxy_command):
     state = StateDir(tmp_path_factory.mktemp("hub-state"))
-    # A small profile, so that tests can exceed a memory limit quickly.
+    # A small profile, so that tests can exceed a memory limit quickly, and one too small
+    # for the server itself to start.
     (state.path / "jupyterhub_config.d").mkdir()
     (state.path / "jupyterhub_config.d" / "tests.py").write_text(
         "from vre_hub.spawner import DEFAULT_PROFILES\n"
         "c.VRESpawner.profiles = DEFAULT_PROFILES + [\n"
-        "    {'name': 'tiny', 'display_name': 'Tiny (tests)', 'mem_limit': '400M', 'cpu_limit': 0.5}]\n"
+        "    {'name': 'tiny', 'display_name': 'Tiny (tests)', 'mem_limit': '400M', 'cpu_limit': 0.5},\n"
+        "    {'name': 'starved', 'display_name': 'Starved (tests)', 'mem_limit': '32M', 'cpu_limit': 0.5}]\n"
     )
     process = HubProcess(
         state,

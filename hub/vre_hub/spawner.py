@@ -17,7 +17,7 @@ import docker.errors
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import random_port
 from tornado import web
-from traitlets import Bool, Dict, List, Unicode, default
+from traitlets import Bool, Dict, Float, List, Unicode, default
 
 from .naming import DATAREF_VOLUME, escape_name, work_volume_name
 
@@ -35,6 +35,15 @@ DEFAULT_PROFILES = [
         "cpu_limit": 2.0,
     },
 ]
+
+
+def _format_bytes(size):
+    """2147483648 -> '2 GiB' (traitlets stores "2G" as bytes)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:g} {unit}"
+        size /= 1024
+    return f"{size:g} TiB"
 
 
 class ProfileError(web.HTTPError):
@@ -90,6 +99,16 @@ class VRESpawner(DockerSpawner):
         help="""Run user containers in the host's network namespace on a free random port
         bound to 127.0.0.1 (single host and tests). Set False and choose ``network_name``
         for a Docker network in production.""",
+    ).tag(config=True)
+
+    ready_poll_interval = Float(
+        0.1,
+        help="""Seconds between checks that a starting server accepts connections.
+
+        The hub checks a new server with exponential back-off (up to 5 s between tries);
+        waiting here at a short, fixed interval hands it a server that answers at its first
+        check, and says at once why a container exited during start-up. 0 leaves the
+        waiting to the hub.""",
     ).tag(config=True)
 
     @default("escape")
@@ -202,13 +221,54 @@ class VRESpawner(DockerSpawner):
             await self._ensure_work_volume(volume)
         volumes.update(group_volumes)
         self.volumes = volumes
+        # Docker's auto_remove would erase a container that dies before anyone reads why
+        # (killed for memory...); with remove=True, stop() or the next start removes it.
+        self.extra_host_config = {**self.extra_host_config, "auto_remove": False}
 
         if self.host_networking:
             self.network_name = "host"
             self.use_internal_ip = True  # no port bindings in the host namespace
             self.ip = "127.0.0.1"
             self.port = random_port()
-        return await super().start()
+        started = asyncio.get_running_loop().time()
+        ip, port = await super().start()
+        if self.ready_poll_interval > 0:
+            # within start_timeout; the hub's own check still has its http_timeout after.
+            await self._wait_accepting(ip, port, deadline=started + self.start_timeout - 1)
+        return ip, port
+
+    async def _wait_accepting(self, ip, port, deadline):
+        """Return once ip:port accepts a connection, or raise if the container exited."""
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time()
+        while loop.time() < deadline:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=1)
+            except (OSError, asyncio.TimeoutError):
+                pass
+            else:
+                writer.close()
+                return
+            if loop.time() >= next_poll:  # a docker inspect: once a second, not at every try
+                next_poll = loop.time() + 1
+                if await self.poll() is not None:
+                    raise web.HTTPError(500, await self._exit_reason())
+            await asyncio.sleep(self.ready_poll_interval)
+
+    async def _exit_reason(self):
+        """One line on why the container stopped during start-up, with its last log line."""
+        why, last = "it exited", ""
+        try:  # a container (a Swarm service has no container of its own here)
+            state = (await self.docker("inspect_container", self.container_id))["State"]
+            if state.get("OOMKilled"):
+                why = f"it ran out of memory (limit {_format_bytes(self.mem_limit)}); choose a larger profile"
+            else:
+                why = f"it exited with code {state.get('ExitCode')}"
+            last = (await self.docker("logs", self.container_id, tail=1)).decode(errors="replace").strip()
+        except docker.errors.APIError:
+            pass
+        message = f"The server of {self.user.name} stopped while starting: {why}"
+        return (f"{message} (last log line: {last[:200]})" if last else message).replace("%", "%%")
 
     async def get_ip_and_port(self):
         if self.host_networking:
@@ -228,6 +288,6 @@ class VRESpawner(DockerSpawner):
                     "Server of %s was killed for exceeding its memory limit (%s); "
                     "files in the home are kept; restart with a larger profile.",
                     self.user.name,
-                    self.mem_limit,
+                    _format_bytes(self.mem_limit),
                 )
         return status

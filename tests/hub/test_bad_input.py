@@ -1,5 +1,6 @@
 """Bad spawn requests and odd user names: clear errors, safe names, no collisions."""
 
+import json
 import subprocess
 from urllib.parse import quote
 
@@ -18,6 +19,26 @@ def test_unknown_profile_is_refused_with_a_clear_message(hub):
     assert "unknown profile 'gigantic'" in message and "standard" in message and "large-memory" in message
     user = hub.client.get(f"/users/{name}")
     assert not user["servers"], "nothing should be left running"
+
+
+def test_server_killed_for_memory_while_starting_says_so_and_keeps_the_home(hub):
+    name, token = hub.new_user()
+    hub.client.start_server(name)  # standard profile first: the home volume exists
+    hub.client.stop_server(name)
+    response = hub.api("POST", f"/users/{name}/server", json={"profile": "starved"}, timeout=180)
+    if response.status_code == 202:  # a slow host: the hub answered before the spawn ended
+        events = hub.api("GET", f"/users/{name}/server/progress", stream=True, timeout=180)
+        payloads = [json.loads(line[5:]) for line in events.iter_lines(decode_unicode=True) if line.startswith("data:")]
+        message = payloads[-1]["message"]
+    else:
+        assert response.status_code == 500, response.text
+        message = response.json()["message"]
+    assert f"The server of {name} stopped while starting: it ran out of memory (limit 32 MiB)" in message, message
+    assert "choose a larger profile" in message
+    hub.client.wait_server(name, ready=False, timeout=60)
+    volume = naming.home_volume_name(name)
+    listed = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name=^{volume}$"], capture_output=True, text=True)
+    assert listed.stdout.split() == [volume], "the home volume must be kept"
 
 
 def test_slash_dot_name_is_refused(hub):
