@@ -227,13 +227,14 @@ def main():
     print("stock hub (DockerSpawner, minimal JupyterLab image):")
     stock = run("stock", build_minimal_image(), args.sizes, proxy)
     print("\nsummary (VRE / stock ratios; < 1 means VRE is faster or lighter):")
+    fig = lambda value, spec: "n/a" if value is None else format(value, spec)  # all failed: no figure
     for size in args.sizes:
         v, s = vre[size], stock[size]
         ratio = lambda key: f"{v[key] / s[key]:.2f}" if v[key] and s[key] else "n/a"
-        print(f"  {size:3d} users: p50 {v['p50']:.2f}s vs {s['p50']:.2f}s (x{ratio('p50')}), "
+        print(f"  {size:3d} users: p50 {fig(v['p50'], '.2f')}s vs {fig(s['p50'], '.2f')}s (x{ratio('p50')}), "
               f"p95 x{ratio('p95')}, failures {v['failures']}/{s['failures']}, "
-              f"idle {v['idle_mib']:.0f} vs {s['idle_mib']:.0f} MiB (x{ratio('idle_mib')})")
-    print(f"targets: single start <= {TARGETS['single_start_s']} s (VRE p50 at 1 user: {vre[args.sizes[0]]['p50']:.2f} s), "
+              f"idle {fig(v['idle_mib'], '.0f')} vs {fig(s['idle_mib'], '.0f')} MiB (x{ratio('idle_mib')})")
+    print(f"targets: single start <= {TARGETS['single_start_s']} s (VRE p50 at {args.sizes[0]} user(s): {fig(vre[args.sizes[0]]['p50'], '.2f')} s), "
           f"idle <= {TARGETS['idle_mib']} MiB")
 
 

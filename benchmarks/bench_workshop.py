@@ -17,15 +17,16 @@ image and Docker. Prints:
 """
 
 import argparse
+import asyncio
+import os
 import secrets
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import requests
+import aiohttp
 
 from vre_hub import engine, images
 from vre_hub.launcher import HubProcess
@@ -51,32 +52,53 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def login_and_open_lab(url: str, user: str, password: str, barrier: threading.Barrier) -> dict:
-    session = requests.Session()
-    session.get(f"{url}/hub/login", timeout=30)
-    xsrf = session.cookies.get("_xsrf")
-    barrier.wait()
-    began = time.perf_counter()
-    response = session.post(
-        f"{url}/hub/login",
-        data={"username": user, "password": password, "_xsrf": xsrf},
-        allow_redirects=False,
-        timeout=120,
-    )
-    logged_in = time.perf_counter()
-    if response.status_code != 302:
-        return {"user": user, "ok": False, "error": f"login answered {response.status_code}"}
-    lab = session.get(f"{url}/user/{user}/lab", timeout=120)  # follows the OAuth redirects
-    done = time.perf_counter()
-    ok = lab.status_code == 200 and "JupyterLab" in lab.text
+async def login_and_open_lab(url: str, user: str, password: str, go: asyncio.Event) -> dict:
+    """One participant's browser: login form, then /user/<name>/lab through the OAuth redirects."""
+    # One cookie jar per participant; unsafe=True: the hub is addressed by IP (127.0.0.1).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.get(f"{url}/hub/login") as page:
+            await page.read()
+        xsrf = next((c.value for c in session.cookie_jar if c.key == "_xsrf"), "")
+        await go.wait()
+        began = time.perf_counter()
+        async with session.post(
+            f"{url}/hub/login",
+            data={"username": user, "password": password, "_xsrf": xsrf},
+            allow_redirects=False,
+        ) as response:
+            await response.read()
+            status = response.status
+        logged_in = time.perf_counter()
+        if status != 302:
+            return {"user": user, "ok": False, "error": f"login answered {status}"}
+        async with session.get(f"{url}/user/{user}/lab") as lab:  # follows the OAuth redirects
+            text = await lab.text()
+            ok = lab.status == 200 and "JupyterLab" in text
+            error = "" if ok else f"lab answered {lab.status} at {lab.url}"
+        done = time.perf_counter()
     return {
         "user": user,
         "ok": ok,
         "login": logged_in - began,
         "lab": done - logged_in,
         "total": done - began,
-        "error": "" if ok else f"lab answered {lab.status_code} at {lab.url}",
+        "error": error,
     }
+
+
+async def log_in_together(url: str, participants: list[tuple[str, str]]) -> list[dict]:
+    """All participants submit the login form at the same instant (one event loop, so the
+    benchmark's own CPU stays small beside the hub's)."""
+    go = asyncio.Event()
+    tasks = [asyncio.create_task(login_and_open_lab(url, u, p, go)) for u, p in participants]
+    await asyncio.sleep(0.5)  # every login page fetched, every client waiting
+    go.set()
+    return await asyncio.gather(*tasks)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def remove_leftovers(name: str) -> None:
@@ -139,22 +161,16 @@ def main(argv=None) -> int:
             alone = []
             roster = read_roster(Registry(state.path).roster_file(name))
             participants = [(r["username"], r["password"]) for r in roster if r["role"] == "participant"]
-            barrier = threading.Barrier(len(participants))
-            results = [None] * len(participants)
-
-            def run(i, user, password):
-                results[i] = login_and_open_lab(hub.url, user, password, barrier)
-
-            threads = [threading.Thread(target=run, args=(i, u, p)) for i, (u, p) in enumerate(participants)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            hub_cpu = process_cpu_seconds(hub.process.pid)
+            client_cpu = time.process_time()
+            results = asyncio.run(log_in_together(hub.url, participants))
+            hub_cpu = process_cpu_seconds(hub.process.pid) - hub_cpu
+            client_cpu = time.process_time() - client_cpu
 
             # The same path without contention: a few participants log in again, one at a time.
             alone = []
             for user, password in participants[: min(5, len(participants))]:
-                alone.append(login_and_open_lab(hub.url, user, password, threading.Barrier(1)))
+                alone.extend(asyncio.run(log_in_together(hub.url, [(user, password)])))
 
             began = time.perf_counter()
             vre("end", name, "--remove")
@@ -174,6 +190,9 @@ def main(argv=None) -> int:
         f"({prewarm_wall / args.seats:.2f} s per server)"
     )
     print(f"simultaneous logins succeeded: {len(ok)} / {len(results)}")
+    print(f"CPU per participant (login + lab): hub {1000 * hub_cpu / len(results):.1f} ms "
+          f"(the hub is one process: {len(results)} x that = {hub_cpu:.2f} s of serial work), "
+          f"benchmark client {1000 * client_cpu / len(results):.1f} ms")
     for r in results:
         if r and not r["ok"]:
             print(f"  {r['user']}: {r['error']}")

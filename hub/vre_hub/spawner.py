@@ -240,7 +240,10 @@ class VRESpawner(DockerSpawner):
     async def _wait_accepting(self, ip, port, deadline):
         """Return once ip:port accepts a connection, or raise if the container exited."""
         loop = asyncio.get_running_loop()
-        next_poll = loop.time()
+        # DockerSpawner sends every Docker call of every user through one thread: inspect
+        # rarely (0.5 s, doubling to 5 s) so that 30 starts at once do not queue behind it.
+        poll_every = 0.5
+        next_poll = loop.time() + poll_every
         while loop.time() < deadline:
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=1)
@@ -249,8 +252,9 @@ class VRESpawner(DockerSpawner):
             else:
                 writer.close()
                 return
-            if loop.time() >= next_poll:  # a docker inspect: once a second, not at every try
-                next_poll = loop.time() + 1
+            if loop.time() >= next_poll:
+                poll_every = min(2 * poll_every, 5)
+                next_poll = loop.time() + poll_every
                 if await self.poll() is not None:
                     raise web.HTTPError(500, await self._exit_reason())
             await asyncio.sleep(self.ready_poll_interval)
