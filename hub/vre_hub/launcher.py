@@ -4,6 +4,7 @@ Used by ``vre up``/``vre down`` and by the integration tests, so that tests exer
 same start-up path as operators. The hub starts its own configurable-http-proxy.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,32 @@ import requests
 from .state import REPO_ROOT, StateDir
 
 CONFIG_FILE = REPO_ROOT / "hub" / "jupyterhub_config.py"
+
+
+# Reads the configuration as JupyterHub does (the file, then jupyterhub_config.d/), in a
+# child process: the file reads VRE_* variables and must not change this process's.
+_PROFILES_PROBE = """
+import json, sys
+from traitlets.config import PyFileConfigLoader
+from vre_hub.spawner import DEFAULT_PROFILES
+config = PyFileConfigLoader(sys.argv[1]).load_config()
+profiles = config.VRESpawner.profiles if "profiles" in config.VRESpawner else DEFAULT_PROFILES
+print(json.dumps([profile["name"] for profile in profiles]))
+"""
+
+
+def offered_profiles(state: StateDir, config_file: Path = CONFIG_FILE) -> list[str]:
+    """Names of the spawn profiles a hub run from ``state`` offers."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROFILES_PROBE, str(config_file)],
+        env={**os.environ, "VRE_STATE_DIR": str(state.path)},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise HubError(f"cannot read the profiles of {config_file}: {last}")
+    return json.loads(result.stdout)
 
 
 class HubError(RuntimeError):

@@ -39,6 +39,13 @@ def test_seats_must_be_positive(ws_hub, capsys, seats, material):
     assert _snapshot(ws_hub) == before
 
 
+def test_unknown_profile(ws_hub, capsys):
+    before = _snapshot(ws_hub)
+    assert ws_hub.vre("create", f"{ws_hub.prefix}-prof", "--seats", "2", "--profile", "gigantic") != 0
+    _one_line_error(capsys, "unknown profile 'gigantic'", "standard", "large-memory")
+    assert _snapshot(ws_hub) == before
+
+
 def test_missing_notebooks_path(ws_hub, capsys, tmp_path):
     before = _snapshot(ws_hub)
     assert ws_hub.vre("create", f"{ws_hub.prefix}-nb", "--seats", "2", "--notebooks", str(tmp_path / "nope")) != 0

@@ -9,6 +9,7 @@ turns into the teacher role), and the notebooks in every participant's home.
 from dataclasses import dataclass
 from datetime import date
 
+from ..launcher import HubError, offered_profiles
 from . import homes, notebooks
 from .context import Context
 from .distribute import distribute
@@ -61,6 +62,14 @@ def validate(ctx: Context, req: Request) -> tuple[Workshop, bytes | None, bool]:
     teacher = req.teacher or f"{req.name}-teacher"
     if teacher in participants:
         raise WorkshopError(f"teacher {teacher!r} is also a participant name", "choose another teacher name")
+
+    if req.profile:
+        try:
+            offered = offered_profiles(ctx.state)
+        except HubError as error:
+            raise WorkshopError(str(error), "fix the hub configuration, then run create again") from None
+        if req.profile not in offered:
+            raise WorkshopError(f"unknown profile {req.profile!r}", f"choose one of: {', '.join(offered)}")
 
     # The material is read (or cloned) now: a bad path must not leave accounts behind.
     packed = notebooks.load(req.notebooks) if req.notebooks else None
