@@ -255,24 +255,24 @@ class VRESpawner(DockerSpawner):
             if loop.time() >= next_poll:
                 poll_every = min(2 * poll_every, 5)
                 next_poll = loop.time() + poll_every
-                if await self.poll() is not None:
-                    raise web.HTTPError(500, await self._exit_reason())
+                if await super().poll() is not None:
+                    why = await self._stop_reason()
+                    message = f"The server of {self.user.name} stopped while starting: {why}"
+                    raise web.HTTPError(500, message.replace("%", "%%"))
             await asyncio.sleep(self.ready_poll_interval)
 
-    async def _exit_reason(self):
-        """One line on why the container stopped during start-up, with its last log line."""
-        why, last = "it exited", ""
+    async def _stop_reason(self):
+        """Why the container stopped, in words, with its last log line."""
         try:  # a container (a Swarm service has no container of its own here)
             state = (await self.docker("inspect_container", self.container_id))["State"]
-            if state.get("OOMKilled"):
-                why = f"it ran out of memory (limit {_format_bytes(self.mem_limit)}); choose a larger profile"
-            else:
-                why = f"it exited with code {state.get('ExitCode')}"
             last = (await self.docker("logs", self.container_id, tail=1)).decode(errors="replace").strip()
-        except docker.errors.APIError:
-            pass
-        message = f"The server of {self.user.name} stopped while starting: {why}"
-        return (f"{message} (last log line: {last[:200]})" if last else message).replace("%", "%%")
+        except docker.errors.DockerException:  # gone, or never a container
+            return "it exited"
+        if state.get("OOMKilled"):
+            why = f"it ran out of memory (limit {_format_bytes(self.mem_limit)}); choose a larger profile"
+        else:
+            why = f"it exited with code {state.get('ExitCode')}"
+        return f"{why} (last log line: {last[:200]})" if last else why
 
     async def get_ip_and_port(self):
         if self.host_networking:
@@ -281,17 +281,8 @@ class VRESpawner(DockerSpawner):
 
     async def poll(self):
         status = await super().poll()
-        if status is not None and self.container_id:
-            # Say why a server died when the kernel's memory limit was the cause.
-            try:
-                info = await self.docker("inspect_container", self.container_id)
-            except docker.errors.NotFound:
-                return status
-            if info["State"].get("OOMKilled"):
-                self.log.warning(
-                    "Server of %s was killed for exceeding its memory limit (%s); "
-                    "files in the home are kept; restart with a larger profile.",
-                    self.user.name,
-                    _format_bytes(self.mem_limit),
-                )
+        if status is not None and self.container_id:  # stopped by itself, not by stop()
+            self.log.warning(
+                "Server of %s stopped: %s; files in the home are kept.", self.user.name, await self._stop_reason()
+            )
         return status
