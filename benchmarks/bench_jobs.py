@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,11 @@ from vre_hub.launcher import HubProcess
 from vre_hub.state import StateDir
 from vre_jobs.containers import LABEL_USER, ContainerLimits, DockerBackend
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from vre_testing import free_port  # noqa: E402
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "tests" / "jobs" / "notebooks" / "params.ipynb"
 CONCURRENCY = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_done(session, url, job_ids, timeout=600, poll=0.1):

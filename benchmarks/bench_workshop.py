@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -37,13 +36,10 @@ from vre_hub.workshop.prewarm import default_concurrency
 from vre_hub.workshop.registry import Registry
 from vre_hub.workshop.roster import read_roster
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from vre_testing import free_port  # noqa: E402
+
 TARGET_P95 = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from vre_testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPO / "ansible"
@@ -201,12 +202,6 @@ def deployment_settings(prefix: str, root: Path, ports: dict, cluster: bool) -> 
         "backup_cron_enabled": False,
         "swarm_advertise_addr": "127.0.0.1",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_deployment(tmp_path_factory, kind: str, cluster: bool, user_image: str) -> Deployment:

@@ -11,12 +11,13 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from vre_testing import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,12 +26,6 @@ CHROMIUM_ARGS = [
 ]
 NOTEBOOK = ".jp-NotebookPanel:visible .jp-Notebook"  # the notebook of the visible tab (Playwright CSS)
 LOOPBACK = re.compile(r"^(https?|wss?)://(127\.\d+\.\d+\.\d+|localhost)(:\d+)?/")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LabServer:

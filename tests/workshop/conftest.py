@@ -8,7 +8,6 @@ clean-up removes our containers and volumes only.
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +21,7 @@ from vre_hub.launcher import HubProcess
 from vre_hub.naming import escape_name
 from vre_hub.state import StateDir
 from vre_hub.workshop import cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from vre_testing import free_port
 
 
 @dataclass
