@@ -110,6 +110,14 @@ def cmd_down(args) -> int:
     return 0
 
 
+def cmd_restart(args) -> int:
+    """Stop and start the hub and its proxy, servers left running: loads changed
+    configuration (a workshop's teacher role, a jupyterhub_config.d/ file)."""
+    args.keep_servers = True
+    cmd_down(args)
+    return cmd_up(args)
+
+
 def cmd_status(args) -> int:
     from . import engine, images
 
@@ -178,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="stop users' servers (homes kept), the hub and its proxy")
     down.add_argument("--keep-servers", action="store_true", help="leave user servers running")
     down.set_defaults(func=cmd_down)
+
+    restart = sub.add_parser("restart", help="restart the hub and its proxy (servers keep running) to load new config")
+    restart.add_argument("--base", default="auto", help="user image base, as for up")
+    restart.add_argument("--admin-user", default="admin")
+    restart.set_defaults(func=cmd_restart)
 
     sub.add_parser("status", help="engine, image, hub and servers").set_defaults(func=cmd_status)
 

@@ -1,4 +1,4 @@
-"""`vre up`, `status`, `users add`, `logs`, `down` as an operator runs them."""
+"""`vre up`, `status`, `users add`, `logs`, `restart`, `down` as an operator runs them."""
 
 import os
 import re
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from vre_hub.client import HubClient
 from vre_testing import free_port
 
 pytestmark = pytest.mark.docker
@@ -71,6 +72,19 @@ def test_up_status_users_down(tmp_path, user_image, proxy_command):
 
         logs = vre(state, ports, "logs", "-n", "5", env=env)
         assert logs.returncode == 0 and logs.stdout.strip()
+
+        # `restart` loads new config; a running server stays and answers through the new proxy.
+        admin = HubClient(url, (state / "admin_token").read_text().strip())
+        admin.start_server("marie.curie")
+        token = admin.token_for("marie.curie")
+        pid = int((state / "jupyterhub.pid").read_text())
+        restart = vre(state, ports, "restart", env=env)
+        assert restart.returncode == 0, restart.stderr
+        assert "stopping JupyterHub" in restart.stdout and f"JupyterHub is up at {url}" in restart.stdout
+        assert "stopping marie.curie's server" not in restart.stdout
+        assert int((state / "jupyterhub.pid").read_text()) != pid
+        answer = requests.get(f"{url}/user/marie.curie/api/status", headers={"Authorization": f"token {token}"}, timeout=30)
+        assert answer.status_code == 200, answer.text
     finally:
         down = vre(state, ports, "down", env=env)
     assert down.returncode == 0, down.stderr

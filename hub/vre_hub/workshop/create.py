@@ -162,6 +162,6 @@ def create(ctx: Context, req: Request) -> Workshop:
     say(f"workshop {workshop.name} created: teacher {workshop.teacher}, {len(workshop.participants)} seats")
     say(
         f"the teacher role {workshop.teacher_role} takes effect at the next hub start "
-        "(JupyterHub loads roles from config): restart with `vre down --keep-servers && vre up`"
+        "(JupyterHub loads roles from config): restart it with `vre restart` (servers keep running)"
     )
     return workshop
