@@ -247,7 +247,7 @@ class VRESpawner(DockerSpawner):
         while loop.time() < deadline:
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=1)
-            except (OSError, asyncio.TimeoutError):
+            except OSError:  # refused, or no answer within 1 s (TimeoutError is an OSError)
                 pass
             else:
                 writer.close()

@@ -22,7 +22,7 @@ def test_unknown_profile_is_refused_with_a_clear_message(hub):
 
 
 def test_server_killed_for_memory_while_starting_says_so_and_keeps_the_home(hub):
-    name, token = hub.new_user()
+    name, _ = hub.new_user()
     hub.client.start_server(name)  # standard profile first: the home volume exists
     hub.client.stop_server(name)
     response = hub.api("POST", f"/users/{name}/server", json={"profile": "starved"}, timeout=180)
