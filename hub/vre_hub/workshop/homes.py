@@ -116,19 +116,19 @@ def _tar_stream(chunks: Iterator[bytes]):
 
     class Stream(io.RawIOBase):
         def __init__(self):
-            self.buffer = b""
+            self.chunk = memoryview(b"")  # the rest of the current chunk (no copies)
 
         def readable(self):
             return True
 
         def readinto(self, b):
-            while not self.buffer:
+            while not self.chunk:
                 try:
-                    self.buffer = next(chunks)
+                    self.chunk = memoryview(next(chunks))
                 except StopIteration:
                     return 0
-            n = min(len(b), len(self.buffer))
-            b[:n], self.buffer = self.buffer[:n], self.buffer[n:]
+            n = min(len(b), len(self.chunk))
+            b[:n], self.chunk = self.chunk[:n], self.chunk[n:]
             return n
 
     return io.BufferedReader(Stream(), buffer_size=1 << 16)
@@ -203,8 +203,9 @@ def archive(client, image: str, usernames: list[str], out: Path, group: str | No
     return counts
 
 
-def put_into_home(client, image: str, username: str, packed: bytes) -> None:
-    """Unpack the tar ``packed`` (paths relative to the home) into ``username``'s home."""
+def put_into_home(client, image: str, username: str, packed) -> None:
+    """Unpack the tar ``packed`` (bytes, or a binary file streamed as it is read; paths
+    relative to the home) into ``username``'s home."""
     with mounted(client, image, username, read_only=False) as container:
         if not container.put_archive(HOME, packed):
             raise WorkshopError(f"could not write into {username}'s home", "check the home volume")
