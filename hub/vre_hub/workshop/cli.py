@@ -22,7 +22,10 @@ def say(message: str) -> None:
 
 def cmd_create(ctx: Context, args) -> int:
     from .create import Request, create
+    from .roster import SHARED_PASSWORD_WARNING
 
+    if args.shared_password:
+        print(f"warning: {SHARED_PASSWORD_WARNING}", file=sys.stderr, flush=True)
     create(
         ctx,
         Request(
@@ -146,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", help="teacher's user name (created if absent; default <name>-teacher)")
     p.add_argument("--profile", help="server profile for the participants (e.g. standard)")
     p.add_argument("--expires", help="YYYY-MM-DD from which `end` removes the accounts")
-    p.add_argument("--shared-password", action="store_true", help="one password for all participants")
+    p.add_argument(
+        "--shared-password", action="store_true",
+        help="one password for all participants (any of them can then log in as any other)",
+    )
     class_options(p)
     p.set_defaults(func=cmd_create)
 

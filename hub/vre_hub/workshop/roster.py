@@ -14,6 +14,13 @@ def generate_password(length: int = 14) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
+#: What a shared password allows, said on stderr by `create` and atop the roster.
+SHARED_PASSWORD_WARNING = (
+    "shared password: any participant can log in as any other participant "
+    "and read or change their work"
+)
+
+
 def assign_passwords(usernames: list[str], shared: bool = False) -> dict[str, str]:
     """A fresh password per user, or one shared workshop password for all of them."""
     if shared:
@@ -26,11 +33,15 @@ def write_roster(path: Path, rows: list[tuple[str, str, str]], hub_url: str) -> 
     """Write ``(role, username, password)`` rows to ``path``, readable by its owner only.
 
     The file is created 0600 before any byte is written, so a password is never on disk
-    with wider permissions, and replaced atomically.
+    with wider permissions, and replaced atomically. Participants sharing one password
+    get SHARED_PASSWORD_WARNING as a ``#`` line above the CSV header.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     buffer = io.StringIO()
+    participants = [password for role, _, password in rows if role == "participant"]
+    if len(participants) > 1 and len(set(participants)) == 1:
+        buffer.write(f"# WARNING: {SHARED_PASSWORD_WARNING}\n")
     writer = csv.writer(buffer)
     writer.writerow(["role", "username", "password", "login_url"])
     login_url = hub_url.rstrip("/") + "/hub/login"
@@ -47,4 +58,4 @@ def write_roster(path: Path, rows: list[tuple[str, str, str]], hub_url: str) -> 
 
 def read_roster(path: Path) -> list[dict]:
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
