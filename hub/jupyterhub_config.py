@@ -36,13 +36,23 @@ if env("VRE_PROXY_COMMAND"):
 # approval is the gate, so every approved account is allowed.
 # Institutional SSO instead: set VRE_AUTHENTICATOR=oauth and the GenericOAuthenticator
 # settings (client id/secret, authorize/token/userdata URLs) in a jupyterhub_config.d/ file.
+# User names follow one rule (vre_hub/naming.py: lower-case letters, digits, single
+# '.-_' between them, at most 28), for every authenticator and the REST API: they name
+# containers and volumes. With SSO, pick a username_claim (or username_map) that fits it.
+from vre_hub.naming import NAME_PATTERN  # noqa: E402
+
+c.Authenticator.username_pattern = NAME_PATTERN
 admin_user = env("VRE_ADMIN_USER", "admin")
 c.Authenticator.admin_users = {admin_user}
 if env("VRE_AUTHENTICATOR", "native") == "oauth":
     c.JupyterHub.authenticator_class = "generic-oauth"
     c.GenericOAuthenticator.allow_existing_users = True
 else:
-    c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
+    # NativeAuthenticator whose sign-up refuses bad and reserved names (admins, services),
+    # and which gives the admin its generated password while the hub starts, before it
+    # accepts connections: nobody can sign up as the admin first.
+    c.JupyterHub.authenticator_class = "vre_hub.accounts.VREAuthenticator"
+    c.VREAuthenticator.admin_password_file = str(state.path / "admin_password")
     c.NativeAuthenticator.allow_all = True
     c.NativeAuthenticator.minimum_password_length = 10
     c.NativeAuthenticator.check_common_password = True

@@ -1,15 +1,29 @@
-"""Password accounts of the default authenticator (NativeAuthenticator), set from the CLI.
+"""Password accounts of the default authenticator (NativeAuthenticator).
 
 NativeAuthenticator keeps bcrypt hashes in the hub database (table ``users_info``); an
 account only logs in once ``is_authorized`` is set, by an admin in /hub/authorize or here.
 The CLI writes that table directly so that an operator (or a teacher creating a workshop)
 can create authorized accounts without clicking through the sign-up page.
+
+:class:`VREAuthenticator` is NativeAuthenticator with the project's user-name rule
+(:mod:`vre_hub.naming`) on the sign-up page, names that sign-up can never claim (admins,
+services, system names), and the admin account created with its generated password while
+the hub starts, before it accepts connections.
 """
 
+from pathlib import Path
+
 import bcrypt
+from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.handlers import SignUpHandler
 from nativeauthenticator.orm import UserInfo
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.orm import sessionmaker
+from tornado import web
+from traitlets import Set, Unicode
+
+from .naming import BadName, check_name
+from .state import read_or_create_secret
 
 
 def normalize_username(name: str) -> str:
@@ -25,6 +39,19 @@ def _session(db_url: str):
     return sessionmaker(bind=engine)()
 
 
+def _store_password(db, username: str, password: str, authorized: bool, rounds: int) -> None:
+    if not password:
+        raise ValueError(f"empty password for {username!r}; give a non-empty password")
+    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds))
+    info = db.query(UserInfo).filter(UserInfo.username == username).first()
+    if info is None:
+        db.add(UserInfo(username=username, password=hashed, is_authorized=authorized))
+    else:
+        info.password = hashed
+        info.is_authorized = authorized
+    db.commit()
+
+
 def set_password(
     username: str, password: str, db_url: str, authorized: bool = True, rounds: int = 12
 ) -> None:
@@ -33,19 +60,9 @@ def set_password(
     ``rounds``: bcrypt cost; generated long random passwords can afford fewer rounds, which
     keeps many simultaneous logins (a workshop starting) from queueing in the hub.
     """
-    if not password:
-        raise ValueError(f"empty password for {username!r}; give a non-empty password")
-    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds))
     db = _session(db_url)
     try:
-        info = db.query(UserInfo).filter(UserInfo.username == username).first()
-        if info is None:
-            info = UserInfo(username=username, password=hashed, is_authorized=authorized)
-            db.add(info)
-        else:
-            info.password = hashed
-            info.is_authorized = authorized
-        db.commit()
+        _store_password(db, username, password, authorized, rounds)
     finally:
         db.close()
 
@@ -62,3 +79,77 @@ def set_authorized(username: str, authorized: bool, db_url: str) -> bool:
         return True
     finally:
         db.close()
+
+
+class VRESignUpHandler(SignUpHandler):
+    """/hub/signup, refusing a name that breaks the rule or is reserved with a one-line
+    message (NativeAuthenticator's own says "Something went wrong" and lists the wrong rule)."""
+
+    async def post(self):
+        if not self.authenticator.enable_signup:
+            raise web.HTTPError(404)
+        problem = self.authenticator.signup_problem(self.get_body_argument("username", "", strip=False))
+        if problem is None:
+            return await super().post()
+        self.log.warning("Sign-up refused: %s", problem)
+        self.set_status(400)
+        html = await self.render_template(
+            "signup.html",
+            ask_email=self.authenticator.ask_email_on_signup,
+            result_message=problem,
+            alert="alert-danger",
+            two_factor_auth=self.authenticator.allow_2fa,
+            recaptcha_key=self.authenticator.recaptcha_key,
+            tos=self.authenticator.tos,
+        )
+        self.finish(html)
+
+
+class VREAuthenticator(NativeAuthenticator):
+    """NativeAuthenticator with the VRE's sign-up checks and admin account."""
+
+    reserved_names = Set(
+        Unicode(),
+        default_value={"root", "administrator", "jovyan", "nobody", "hub", "jupyterhub", "jupyter", "vre"},
+        help="""Names nobody can sign up as, besides ``admin_users`` and the hub's service
+        names (an operator may still create them with `vre users add`).""",
+    ).tag(config=True)
+
+    admin_password_file = Unicode(
+        "",
+        help="""File with the first password of the admin accounts (``admin_users``);
+        generated (hex, mode 0600) if absent. While the hub starts, an admin without an
+        account gets one with this password, so no one can claim the name by signing up
+        first. Later changes of the password are kept. Empty: no admin account is made.""",
+    ).tag(config=True)
+
+    def signup_problem(self, raw_name: str) -> str | None:
+        """Why sign-up must refuse ``raw_name`` (one line), or None."""
+        name = self.normalize_username(raw_name)
+        try:
+            check_name(name)
+        except BadName as error:
+            return f"{error}."
+        services = {service.get("name") for service in getattr(self.parent, "services", None) or []}
+        if name in self.admin_users | self.reserved_names | services:
+            return f"user name {name!r} is reserved; choose another name."
+        return None
+
+    def create_user(self, username, password, **kwargs):
+        # The sign-up handler checks first and says why; this refuses whatever else calls.
+        if self.signup_problem(username) is not None:
+            return None
+        return super().create_user(username, password, **kwargs)
+
+    def add_user(self, user):
+        super().add_user(user)  # refuses a name that breaks the rule (REST API, hub start)
+        if user.name in self.admin_users and self.admin_password_file and self.get_user(user.name) is None:
+            password = read_or_create_secret(Path(self.admin_password_file))
+            _store_password(self.db, user.name, password, authorized=True, rounds=12)
+            self.log.info("Created the admin account %s with the password in %s", user.name, self.admin_password_file)
+
+    def get_handlers(self, app):
+        return [
+            (path, VRESignUpHandler if handler is SignUpHandler else handler)
+            for path, handler in super().get_handlers(app)
+        ]

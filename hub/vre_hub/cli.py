@@ -54,7 +54,7 @@ def _client(state):
 
 
 def cmd_up(args) -> int:
-    from . import accounts, engine, images
+    from . import engine, images, naming
 
     say("checking the Docker engine")
     say(engine.ensure_docker_engine(log=say))
@@ -71,18 +71,16 @@ def cmd_up(args) -> int:
 
     hub = _hub(args)
     hub.env["VRE_PROXY_COMMAND"] = proxy
+    hub.env["VRE_ADMIN_USER"] = naming.check_name(args.admin_user, "--admin-user")
     if hub.pid():
         say(f"hub already running (pid {hub.pid()}) at {hub.state.hub_url}")
         return 0
-    say(f"starting JupyterHub and its proxy in the background (state: {hub.state.path})")
-    hub.start()
-
+    # The hub gives the admin account this password while it starts, before it accepts
+    # connections (VREAuthenticator.admin_password_file): no one can sign up as the admin.
     password_file = hub.state.path / "admin_password"
-    created = not password_file.exists()
-    password = hub.state.secret("admin_password")
-    if created:
-        accounts.set_password(args.admin_user, password, hub.state.db_url)
-        _client(hub.state).ensure_user(args.admin_user, admin=True)
+    hub.state.secret("admin_password")
+    say(f"starting JupyterHub and its proxy in the background (state: {hub.state.path})")
+    hub.start(log=say)  # says which network and firewall rules the servers get
     say(f"JupyterHub is up at {hub.url}")
     say(f"log in as '{args.admin_user}' with the password in {password_file} (mode 0600)")
     say(f"add people with `vre users add NAME`; stop with `vre down`; logs: `vre logs`")
@@ -153,11 +151,12 @@ def cmd_images_build(args) -> int:
 
 
 def cmd_users_add(args) -> int:
-    from . import accounts
+    from . import accounts, naming
     from .state import StateDir
 
     state = StateDir(args.state_dir)
-    name = accounts.normalize_username(args.name)
+    # Upper case is lower-cased, as at login; any other break of the rule is refused.
+    name = naming.check_name(accounts.normalize_username(args.name))
     password = args.password or secrets.token_urlsafe(12)
     _client(state).ensure_user(name, admin=args.admin)
     accounts.set_password(name, password, state.db_url)
@@ -180,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="install what is missing, build images, start the hub")
     up.add_argument("--base", default="auto", help="user image base: auto, offline, public or an image name")
-    up.add_argument("--admin-user", default="admin")
+    up.add_argument("--admin-user", default=os.environ.get("VRE_ADMIN_USER", "admin"), help="the hub's admin account")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop users' servers (homes kept), the hub and its proxy")
@@ -189,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     restart = sub.add_parser("restart", help="restart the hub and its proxy (servers keep running) to load new config")
     restart.add_argument("--base", default="auto", help="user image base, as for up")
-    restart.add_argument("--admin-user", default="admin")
+    restart.add_argument("--admin-user", default=os.environ.get("VRE_ADMIN_USER", "admin"), help="as for up")
     restart.set_defaults(func=cmd_restart)
 
     sub.add_parser("status", help="engine, image, hub and servers").set_defaults(func=cmd_status)

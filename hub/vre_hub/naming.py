@@ -1,49 +1,92 @@
-"""Docker-safe, collision-free names derived from JupyterHub user and group names.
+"""The user-name rule, and the Docker names derived from user and group names.
 
-JupyterHub accepts almost any user name (``Ünïcode.Name``, 200 characters...). Docker
-container and volume names accept ``[a-z0-9_.-]`` and, through the volume's directory,
-at most 255 bytes. We use DockerSpawner's own escaping (lowercase letters and digits kept,
-everything else ``-XX`` hex-escaped, so ``A`` and ``a`` stay distinct), and shorten long
-results with a hash of the *full* name. A shortened name carries ``--``, which the
-escaping never produces, so it cannot collide with a short name.
+**The rule** (the one place it is written; the hub, the sign-up page, ``vre users add``,
+workshops and the spawner all use it): a user or group name is 1 to 28 lower-case ASCII
+letters and digits, optionally joined by single ``.``, ``-`` or ``_`` (``marie.curie``,
+``neo-2026-01``, ``a_b``). So it starts and ends with a letter or digit and never holds
+two of ``.-_`` in a row: no control characters, no Unicode, no spaces, no ``..``, nothing
+that changes meaning in a URL or a path. Upper case is lower-cased first (JupyterHub's
+``normalize_username``), so ``Marie.Curie`` logs in as ``marie.curie``.
+
+**Docker names** keep DockerSpawner's escaping (letters and digits as they are, each
+``.``, ``-``, ``_`` written ``-2e``, ``-2d``, ``-5f``): the names of existing homes do
+not change. On allowed names the escaping is injective (a ``-`` is always followed by two
+hex digits, so it decodes back) and its result is a valid Swarm service name (no ``.``).
+28 is the longest name whose container name ``vre-user-<escaped>`` stays within 63
+characters, a DNS label, which Swarm service names must be: 28 characters hold at most 13
+of ``.-_``, escaped to 28 + 2 * 13 = 54, plus 9 for ``vre-user-``.
 """
 
 import hashlib
+import re
 import string
 
 from escapism import escape
 
-#: Longest escaped name kept as is; 63 is a DNS label, which Swarm service names must be.
-MAX_NAME_LENGTH = 63
+#: Longest allowed user or group name (see above for why 28).
+MAX_NAME_LENGTH = 28
+
+#: The rule as a regular expression (``c.Authenticator.username_pattern``). ``\\Z``, not
+#: ``$``: ``$`` also matches before a final newline.
+NAME_PATTERN = rf"\A(?=.{{1,{MAX_NAME_LENGTH}}}\Z)[a-z0-9]+(?:[._-][a-z0-9]+)*\Z"
+_NAME = re.compile(NAME_PATTERN, re.ASCII)
+
+#: The rule in words, for error messages.
+NAME_RULE = (
+    f"use 1-{MAX_NAME_LENGTH} lower-case letters (a-z) and digits, "
+    "optionally joined by single '.', '-' or '_' (e.g. marie.curie)"
+)
+
+#: Escaped names longer than this (only names from before the rule) are shortened with a hash.
+MAX_ESCAPED_LENGTH = 63
 _SAFE = set(string.ascii_lowercase + string.digits)
 
 
-def escape_name(name: str) -> str:
-    """Escape ``name`` for use in Docker object names (same rule as DockerSpawner 12+).
+class BadName(ValueError):
+    """A user or group name that breaks the rule; the message says which and how to fix it."""
 
-    Usable as ``c.DockerSpawner.escape``.
+
+def is_allowed(name) -> bool:
+    return isinstance(name, str) and _NAME.match(name) is not None
+
+
+def check_name(name, what: str = "user name") -> str:
+    """Return ``name`` if it follows the rule, else raise :class:`BadName` (one line)."""
+    if not is_allowed(name):
+        raise BadName(f"{what} {name!r} is not allowed: {NAME_RULE}")
+    return name
+
+
+def escape_name(name: str) -> str:
+    """Escape ``name`` for Docker object names (same rule as DockerSpawner 12+).
+
+    Usable as ``c.DockerSpawner.escape``; total, so that DockerSpawner can still name (and
+    stop) the container of an account from before the rule, which the spawner refuses to
+    start. Escaped names over 63 characters (never an allowed name) end in ``--<hash>``.
     """
     escaped = escape(name, _SAFE, escape_char="-").lower()
-    if len(escaped) <= MAX_NAME_LENGTH:
+    if len(escaped) <= MAX_ESCAPED_LENGTH:
         return escaped
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
-    return f"{escaped[: MAX_NAME_LENGTH - 18]}--{digest}"
+    return f"{escaped[: MAX_ESCAPED_LENGTH - 18]}--{digest}"
 
 
 def container_name(username: str, server_name: str = "") -> str:
-    """Name of the user's server container (``DockerSpawner.name_template``)."""
-    suffix = f"-{escape_name(server_name)}" if server_name else ""
+    """Name of the user's server container (``DockerSpawner.name_template``); ``--``,
+    which escaping never produces, separates a named server's name."""
+    check_name(username)
+    suffix = f"--{escape_name(check_name(server_name, 'server name'))}" if server_name else ""
     return f"vre-user-{escape_name(username)}{suffix}"
 
 
 def home_volume_name(username: str) -> str:
     """The user's persistent home (*Datahome*) volume."""
-    return f"vre-home-{escape_name(username)}"
+    return f"vre-home-{escape_name(check_name(username))}"
 
 
 def work_volume_name(group: str) -> str:
     """A group's shared work (*Datawork*) volume, mounted for the group's members."""
-    return f"vre-work-{escape_name(group)}"
+    return f"vre-work-{escape_name(check_name(group, 'group name'))}"
 
 
 #: The shared read-only reference data (*Dataref*) volume.

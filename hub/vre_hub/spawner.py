@@ -19,7 +19,7 @@ from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Bool, Dict, Float, List, Unicode, default
 
-from .naming import DATAREF_VOLUME, escape_name, work_volume_name
+from .naming import DATAREF_VOLUME, BadName, check_name, escape_name, work_volume_name
 
 DEFAULT_PROFILES = [
     {
@@ -117,7 +117,8 @@ class VRESpawner(DockerSpawner):
 
     @default("name_template")
     def _default_name_template(self):
-        return "vre-user-{username}{servername}"
+        # as vre_hub.naming.container_name: "--", which escaping never makes, before a server name
+        return "vre-user-{username}--{servername}" if self.name else "vre-user-{username}"
 
     @default("volumes")
     def _default_volumes(self):
@@ -182,7 +183,7 @@ class VRESpawner(DockerSpawner):
 
     def _group_volumes(self):
         return {
-            work_volume_name(group.name): f"{self.work_mount_root}/{escape_name(group.name)}"
+            work_volume_name(group.name): f"{self.work_mount_root}/{group.name}"  # the rule makes it a safe path
             for group in self.user.groups
         }
 
@@ -210,7 +211,22 @@ class VRESpawner(DockerSpawner):
 
     # -- lifecycle --------------------------------------------------------------
 
+    def _check_names(self):
+        """Refuse, before anything is made or mounted, an account or group named before the
+        user-name rule: its Docker names could be another's (vre_hub.naming)."""
+        try:
+            check_name(self.user.name)
+            for group in self.user.groups:
+                check_name(group.name, "group name")
+        except BadName as error:
+            message = (
+                f"The server of {self.user.name!r} cannot start: {error}; "
+                "an admin must move the account (or the group) to an allowed name"
+            )
+            raise web.HTTPError(403, message.replace("%", "%%")) from None
+
     async def start(self):
+        self._check_names()
         self.log.info("Starting %s with profile %s", self.user.name, getattr(self, "profile_name", "?"))
 
         volumes = dict(self.volumes)

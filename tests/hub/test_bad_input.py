@@ -1,4 +1,4 @@
-"""Bad spawn requests and odd user names: clear errors, safe names, no collisions."""
+"""Bad spawn requests and names from before the user-name rule: clear errors, nothing made."""
 
 import json
 import subprocess
@@ -47,27 +47,65 @@ def test_slash_dot_name_is_refused(hub):
     assert hub.api("GET", "/users/b").status_code == 404
 
 
-def test_unicode_name_spawns_with_an_escaped_container_name(hub):
-    stored, _ = hub.new_user(name=f"Ünïcode.Name-{hub.prefix}")
-    assert stored.startswith("ünïcode.name-")
-    hub.client.start_server(stored)
-    container = naming.container_name(stored)
-    assert container.startswith("vre-user-") and all(ch.isascii() for ch in container)
-    running = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}", container], capture_output=True, text=True)
-    assert running.stdout.strip() == "true"
-    hub.client.stop_server(stored)
+def _user_from_before_the_rule(hub, name: str) -> None:
+    """Write a user into the hub database as an older hub (no name rule) did."""
+    from jupyterhub import orm
+
+    db = orm.new_session_factory(hub.process.state.db_url)()
+    try:
+        db.add(orm.User(name=name))
+        db.commit()
+    finally:
+        db.close()
 
 
-def test_long_names_with_a_common_prefix_do_not_collide(hub):
-    stem = f"{hub.prefix}-" + "x" * 190
+def _docker_names(kind: str) -> set[str]:
+    command = ["docker", "ps", "-a", "--format", "{{.Names}}"] if kind == "container" else ["docker", "volume", "ls", "-q"]
+    return set(subprocess.run(command, capture_output=True, text=True).stdout.split())
+
+
+def test_account_from_before_the_name_rule_is_refused_at_start(hub):
+    """An account whose name the rule now refuses (its Docker names could be another's) gets
+    a one-line reason at server start, and nothing is created or mounted."""
+    legacy = f"Ünïcode.Name-{hub.prefix}"
+    _user_from_before_the_rule(hub, legacy)
+    before = _docker_names("container"), _docker_names("volume")
+    response = hub.api("POST", f"/users/{quote(legacy, safe='')}/server")
+    assert response.status_code == 403, response.text
+    message = response.json()["message"]
+    assert message.startswith(f"The server of {legacy!r} cannot start: user name {legacy!r} is not allowed: use 1-28"), message
+    assert "an admin must move the account" in message and "\n" not in message
+    assert not hub.client.get(f"/users/{quote(legacy, safe='')}")["servers"]
+    assert (_docker_names("container"), _docker_names("volume")) == before, "nothing may be created"
+    hub.api("DELETE", f"/users/{quote(legacy, safe='')}")
+
+
+def test_group_from_before_the_name_rule_is_refused_at_start(hub):
+    """A group name becomes a *Datawork* volume: one the rule refuses (JupyterHub's API takes
+    any group name) stops its members' servers from starting, saying which group."""
+    name, _ = hub.new_user()
+    group = f"{hub.prefix} Grp\x0c"
+    assert hub.api("POST", f"/groups/{quote(group, safe='')}", json={"users": [name]}).status_code == 201
+    try:
+        before = _docker_names("volume")
+        response = hub.api("POST", f"/users/{name}/server")
+        assert response.status_code == 403, response.text
+        assert f"group name {group!r} is not allowed" in response.json()["message"]
+        assert _docker_names("volume") == before
+    finally:
+        hub.api("DELETE", f"/groups/{quote(group, safe='')}")
+
+
+def test_longest_names_with_a_common_prefix_get_their_own_homes(hub):
+    """28-character names, 11 of them escaped ('-' -> '-2d'): two users, two homes."""
+    stem = f"{hub.prefix}" + "-x" * 10
     first, _ = hub.new_user(name=stem + "-1")
     second, _ = hub.new_user(name=stem + "-2")
-    assert len(first) > 190
+    assert len(first) == 27 and len(naming.container_name(first)) <= 63
     assert naming.home_volume_name(first) != naming.home_volume_name(second)
-    assert len(naming.container_name(first)) <= 80
     hub.client.start_server(first)
     hub.client.start_server(second)
-    volumes = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    volumes = _docker_names("volume")
     assert naming.home_volume_name(first) in volumes and naming.home_volume_name(second) in volumes
     hub.client.stop_server(first)
     hub.client.stop_server(second)

@@ -1,7 +1,6 @@
 """`vre up`, `status`, `users add`, `logs`, `restart`, `down` as an operator runs them."""
 
 import os
-import re
 import stat
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pytest
 import requests
 
 from vre_hub.client import HubClient
-from vre_testing import free_port
+from vre_testing import free_port, login
 
 pytestmark = pytest.mark.docker
 VRE = [sys.executable, "-m", "vre_hub.cli"]
@@ -23,17 +22,6 @@ def vre(state: Path, ports: list[int], *args, env=None):
         "--proxy-api-port", str(ports[2]), *args,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
-
-
-def login(url: str, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{url}/hub/login", timeout=30)
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
-    data = {"username": username, "password": password}
-    if xsrf:
-        data["_xsrf"] = xsrf.group(1)
-    session.post(f"{url}/hub/login?next=/hub/home", data=data, timeout=30, allow_redirects=True)
-    return session
 
 
 def test_up_status_users_down(tmp_path, user_image, proxy_command):

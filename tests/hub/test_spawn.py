@@ -121,7 +121,7 @@ def test_group_members_share_a_work_volume(hub):
     try:
         hub.client.start_server(a)
         hub.client.start_server(b)
-        path = f"/data/work/{naming.escape_name(group)}/shared.txt"
+        path = f"/data/work/{group}/shared.txt"  # the group name itself (the user-name rule)
         with KernelSession(server_url(hub, a), token_a) as kernel:
             assert kernel.execute(f"open({path!r}, 'w').write('from a')")["status"] == "ok"
         with KernelSession(server_url(hub, b), token_b) as kernel:

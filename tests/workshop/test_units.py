@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
+from vre_hub.naming import is_allowed
 from vre_hub.workshop import hubconfig, notebooks
 from vre_hub.workshop.create import participant_names
 from vre_hub.workshop.culling import WorkshopTimeouts, cull_arbiter
@@ -32,7 +33,9 @@ def test_valid_names(name):
     assert check_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "ab", "Neo", "1abc", "neo_2026", "neo-", "x" * 40, "../etc"])
+@pytest.mark.parametrize(
+    "name", ["", "ab", "Neo", "1abc", "neo_2026", "neo-", "x" * 21, "../etc", "neo--2026", "neo-2026\n", "neoé"]
+)
 def test_invalid_names_say_how_to_fix(name):
     with pytest.raises(WorkshopError) as error:
         check_name(name)
@@ -77,6 +80,19 @@ def test_roster_is_private_and_complete(tmp_path):
     rows = read_roster(path)
     assert [r["username"] for r in rows] == ["a", "b", "c"]
     assert rows[0]["login_url"] == "http://127.0.0.1:8000/hub/login"
+
+
+def test_roster_with_a_name_breaking_the_rule_is_refused(tmp_path):
+    path = write_roster(tmp_path / "roster.csv", [("participant", "a", "x"), ("participant", "sec\x0c3", "y")], "http://h")
+    with pytest.raises(WorkshopError) as error:
+        read_roster(path)
+    assert "user name 'sec\\x0c3' is not allowed" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_longest_workshop_name_gives_allowed_user_names():
+    name = check_name("w" * 20)
+    assert all(is_allowed(user) for user in participant_names(name, 500) + [f"{name}-teacher"])
 
 
 def test_teacher_role_is_scoped_to_the_group():

@@ -9,7 +9,9 @@ turns into the teacher role), and the notebooks in every participant's home.
 from dataclasses import dataclass
 from datetime import date
 
+from ..accounts import normalize_username
 from ..launcher import HubError, offered_profiles
+from ..naming import BadName, check_name as check_username
 from . import homes, notebooks
 from .context import Context
 from .distribute import distribute
@@ -59,7 +61,13 @@ def validate(ctx: Context, req: Request) -> tuple[Workshop, bytes | None, bool]:
         raise WorkshopError(f"workshop {req.name!r} already exists", "choose another name or end it first")
 
     participants = participant_names(req.name, req.seats)
-    teacher = req.teacher or f"{req.name}-teacher"
+    teacher = normalize_username(req.teacher) if req.teacher else f"{req.name}-teacher"  # as at login
+    try:  # the user-name rule (generated names follow it: check_name bounds the workshop name)
+        check_username(teacher, "teacher name")
+        for user in participants:
+            check_username(user, "participant name")
+    except BadName as error:
+        raise WorkshopError(str(error), "choose another --teacher or workshop name") from None
     if teacher in participants:
         raise WorkshopError(f"teacher {teacher!r} is also a participant name", "choose another teacher name")
 

@@ -12,11 +12,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from ..naming import MAX_NAME_LENGTH
 from .errors import WorkshopError
 
 #: Workshop names become JupyterHub group names, user-name prefixes and Docker volume
-#: names: keep them short, lowercase and unambiguous.
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+#: names: allowed names (vre_hub.naming) of letters, digits and single '-', starting with a
+#: letter, short enough that "<name>-teacher" is still an allowed user name.
+MAX_WORKSHOP_NAME_LENGTH = MAX_NAME_LENGTH - len("-teacher")
+NAME_PATTERN = re.compile(rf"\A(?=.{{3,{MAX_WORKSHOP_NAME_LENGTH}}}\Z)[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 
 #: Idle timeout during class when the operator gives none: a long lunch break.
 DEFAULT_CLASS_IDLE_TIMEOUT = 3 * 3600
@@ -26,7 +29,7 @@ def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name or ""):
         raise WorkshopError(
             f"invalid workshop name {name!r}",
-            "use 3-32 lowercase letters, digits or '-', starting with a letter (e.g. neo-2026)",
+            f"use 3-{MAX_WORKSHOP_NAME_LENGTH} lowercase letters, digits or single '-', starting with a letter (e.g. neo-2026)",
         )
     return name
 

@@ -6,6 +6,9 @@ import os
 import secrets
 from pathlib import Path
 
+from ..naming import BadName, check_name
+from .errors import WorkshopError
+
 # No look-alikes (0/O, 1/l/I): passwords are read off a printed sheet.
 _ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -57,5 +60,12 @@ def write_roster(path: Path, rows: list[tuple[str, str, str]], hub_url: str) -> 
 
 
 def read_roster(path: Path) -> list[dict]:
+    """The rows of a roster file; a user name that breaks the rule (vre_hub.naming) is refused."""
     with open(path, newline="") as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    for row in rows:
+        try:
+            check_name(row.get("username"))
+        except BadName as error:
+            raise WorkshopError(f"{path}: {error}", "fix or remove that row") from None
+    return rows
