@@ -24,8 +24,18 @@ c.ConfigurableHTTPProxy.pid_file = str(state.path / "proxy.pid")
 c.JupyterHub.cleanup_servers = False  # a hub restart leaves running servers alone
 
 # --- how the hub is reached ----------------------------------------------------------------
+# User and job containers are on their own Docker network (VRE_NETWORK, default vre-users,
+# made with its host firewall rules by `vre up`, see vre_hub/network.py). The hub API and
+# the jobs service listen on its gateway, the host's side of the bridge, which containers
+# reach; the public port and the proxy API stay on 127.0.0.1, which they cannot.
+# VRE_NETWORK=host (every container in the host's network, reaching every loopback service
+# and every user's kernels) is unsafe: only for a test that shows it.
+from vre_hub import network  # noqa: E402
+
+user_network = network.network_name()
+hub_api_ip = env("VRE_HUB_API_IP") or network.hub_address(user_network)
 c.JupyterHub.bind_url = f"http://{env('VRE_HUB_IP', '127.0.0.1')}:{env('VRE_HUB_PORT', '8000')}"
-c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{env('VRE_HUB_API_PORT', '8081')}"
+c.JupyterHub.hub_bind_url = f"http://{hub_api_ip}:{env('VRE_HUB_API_PORT', '8081')}"
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('VRE_PROXY_API_PORT', '8001')}"
 if env("VRE_PROXY_COMMAND"):
     c.ConfigurableHTTPProxy.command = [env("VRE_PROXY_COMMAND")]
@@ -67,10 +77,8 @@ else:
 c.JupyterHub.spawner_class = "vre_hub.spawner.VRESpawner"
 c.VRESpawner.image = env("VRE_USER_IMAGE", user_image_tag())
 c.VRESpawner.default_url = "/lab"
-c.VRESpawner.host_networking = env("VRE_NETWORK", "host") == "host"
-if env("VRE_NETWORK", "host") != "host":
-    c.VRESpawner.network_name = env("VRE_NETWORK")
-    c.JupyterHub.hub_connect_ip = env("VRE_HUB_CONNECT_IP", "")
+c.VRESpawner.network_name = user_network  # no ports published on the host
+c.JupyterHub.hub_connect_ip = env("VRE_HUB_CONNECT_IP", "")
 # Profiles and limits: VRESpawner.profiles (standard 2G/1 CPU, large-memory 8G/2 CPU).
 c.VRESpawner.extra_host_config = {
     "security_opt": ["no-new-privileges"],
@@ -113,12 +121,16 @@ c.JupyterHub.load_roles.append(
 # JobsService trait in $VRE_STATE_DIR/vre_jobs_config.py.
 from vre_jobs.hubconfig import grant_user_access, service_config  # noqa: E402
 
-_jobs_service, _jobs_role = service_config(state_dir=state.path, image=c.VRESpawner.image)
+# It listens on a fixed port of the network's gateway and runs jobs on the same network.
+_jobs_service, _jobs_role = service_config(
+    state_dir=state.path, image=c.VRESpawner.image, ip=hub_api_ip, network=user_network
+)
 c.JupyterHub.services.append(_jobs_service)
 c.JupyterHub.load_roles.append(_jobs_role)
 grant_user_access(c.JupyterHub.load_roles)  # users' and servers' tokens may call it
-if c.VRESpawner.host_networking:  # `vre jobs` in a session reaches the service directly
-    c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/jobs/"})
+# `vre jobs` in a session reaches the service directly, at an address that outlives hub
+# restarts and that no container can bind (it is the host's).
+c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/jobs/"})
 
 # --- workshops (vre_hub.workshop) ----------------------------------------------------------
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the

@@ -17,7 +17,7 @@ from vre_hub import accounts, engine, images, naming
 from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
 from vre_hub.state import StateDir
-from vre_testing import free_port, need
+from vre_testing import free_port, need, own_network, remove_network
 
 OUTPUT_DIR = Path(__file__).parent / "output"
 
@@ -70,6 +70,11 @@ class Hub:
         return self.process.state.path
 
     @property
+    def network(self) -> str:
+        """The users' Docker network ("host" in the unsafe host-network mode)."""
+        return self.process.env["VRE_NETWORK"]
+
+    @property
     def admin_token(self) -> str:
         return self.process.state.admin_token
 
@@ -90,6 +95,9 @@ class Hub:
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory, user_image, proxy_command):
+    """A hub on its own users' network, made by the run (its firewall rules with it) and
+    removed at teardown, so that concurrent test sessions never share one.
+    VRE_NETWORK=host runs it in the unsafe host-network mode (to watch the security tests fail)."""
     state = StateDir(tmp_path_factory.mktemp("hub-state"))
     # A small profile, so that tests can exceed a memory limit quickly, and one too small
     # for the server itself to start.
@@ -109,9 +117,10 @@ def hub(tmp_path_factory, user_image, proxy_command):
             "VRE_PROXY_COMMAND": proxy_command,
             "VRE_USER_IMAGE": user_image,
             "VRE_CULL_TIMEOUT": "86400",
+            **own_network(),
         },
     )
-    process.start()
+    process.start(log=lambda m: print(f"[hub] {m}"))
     hub = Hub(process, HubClient(process.url, state.admin_token), prefix=f"t{secrets.token_hex(2)}")
     try:
         yield hub
@@ -125,3 +134,4 @@ def hub(tmp_path_factory, user_image, proxy_command):
         for name in hub.users:
             subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
             subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
+        remove_network(process.env["VRE_NETWORK"])

@@ -1,7 +1,9 @@
 """Helpers shared by the test folders (imported as `vre_testing`; conftest names clash)."""
 
 import os
+import secrets
 import socket
+import subprocess
 
 import pytest
 
@@ -59,3 +61,25 @@ def signup(url: str, username: str, password: str):
     response = session.post(f"{url}/hub/signup", data=data, timeout=30)
     alert = re.search(r'<div class="alert [^"]*" role="alert">\s*<p>(.*?)</p>', response.text, re.S)
     return response, html.unescape(alert.group(1)).strip() if alert else ""
+
+
+def own_network() -> dict:
+    """The environment of one test hub's users' network: its own, so that concurrent sessions
+    never share firewall rules (``vre_hub.network`` makes it when the hub starts;
+    ``remove_network`` after). VRE_NETWORK=host: the unsafe host-network mode, to watch the
+    security tests fail; the loopback is then shared, so the jobs port is a free one."""
+    if os.environ.get("VRE_NETWORK") == "host":
+        return {"VRE_NETWORK": "host", "VRE_JOBS_PORT": str(free_port())}
+    return {"VRE_NETWORK": f"vre-test-{secrets.token_hex(3)}"}
+
+
+def remove_network(name: str) -> None:
+    """Remove a test hub's network, its firewall rules and any container a failed test left on it."""
+    from vre_hub import network
+
+    if name == network.HOST:
+        return
+    leftover = subprocess.run(["docker", "ps", "-aq", "--filter", f"network={name}"], capture_output=True, text=True)
+    if leftover.stdout.split():
+        subprocess.run(["docker", "rm", "-f", *leftover.stdout.split()], capture_output=True)
+    network.remove(name)

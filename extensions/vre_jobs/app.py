@@ -73,7 +73,11 @@ class JobsService(Application):
     mem_limit = Unicode("2G", help="Memory limit of a job container (docker syntax: 512M, 2G).").tag(config=True)
     cpu_limit = Float(1.0, help="CPU limit of a job container, in cores.").tag(config=True)
     run_as = Unicode("1000:100", help="uid:gid the job runs as: the image's jovyan user, never root.").tag(config=True)
-    network_mode = Unicode("host", help="Docker network of job containers.").tag(config=True)
+    network_mode = Unicode(
+        "none",
+        help="Docker network of job containers: the hub sets its users' network (vre_hub.network); "
+        "'none' (no network) when the service runs alone.",
+    ).tag(config=True)
 
     volume_name_template = Unicode(
         "",

@@ -16,19 +16,14 @@ Settings come from the arguments, then ``VRE_JOBS_*`` environment variables, and
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
+
+from vre_hub.network import JOBS_PORT
 
 SERVICE_NAME = "jobs"
 #: What a user's token needs to use the service (OAuth tokens issued for it carry it).
 ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def service_config(
@@ -38,19 +33,26 @@ def service_config(
     db_url: str | None = None,
     python: str = sys.executable,
     extra_args: list[str] | None = None,
+    ip: str = "127.0.0.1",
+    network: str | None = None,
 ) -> tuple[dict, dict]:
     """The ``c.JupyterHub.services`` entry and the service's role.
 
     The role is empty on purpose: the service checks users' tokens with the hub using
     those tokens themselves and runs containers through Docker, so its own token needs
-    no scope. ``port``: ``VRE_JOBS_PORT``, else a free loopback port at hub start.
+    no scope. It listens on ``ip`` (the users' network gateway, see vre_hub.network) at
+    ``port``: ``VRE_JOBS_PORT``, else the fixed JOBS_PORT, so that the ``VRE_JOBS_URL`` of
+    running servers stays right across hub restarts. ``network``: Docker network of job
+    containers.
     """
     state_dir = Path(state_dir)
-    port = port or int(os.environ.get("VRE_JOBS_PORT") or 0) or _free_port()
+    port = port or int(os.environ.get("VRE_JOBS_PORT") or JOBS_PORT)
     db_url = db_url or os.environ.get("VRE_JOBS_DB_URL") or f"sqlite:///{state_dir / 'vre-jobs.sqlite'}"
     command = [python, "-m", "vre_jobs", f"--JobsService.db_url={db_url}"]
     if image:
         command.append(f"--JobsService.image={image}")
+    if network:
+        command.append(f"--JobsService.network_mode={network}")
     config_file = state_dir / "vre_jobs_config.py"
     command.append(f"--JobsService.config_file={config_file}")
     command += extra_args or []
@@ -58,7 +60,7 @@ def service_config(
         "name": SERVICE_NAME,
         "display": True,
         "info": {"description": "Run notebooks with parameters, as sweeps or on a schedule (papermill)"},
-        "url": f"http://127.0.0.1:{port}",
+        "url": f"http://{ip}:{port}",
         "command": command,
         "cwd": str(state_dir),
         "oauth_no_confirm": True,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from . import network
 from .state import REPO_ROOT, StateDir
 
 CONFIG_FILE = REPO_ROOT / "hub" / "jupyterhub_config.py"
@@ -58,6 +59,7 @@ class HubProcess:
     port: int = 8000
     api_port: int = 8081
     proxy_api_port: int = 8001
+    jobs_port: int = field(default_factory=lambda: int(os.environ.get("VRE_JOBS_PORT") or network.JOBS_PORT))
     ip: str = "127.0.0.1"
     env: dict = field(default_factory=dict)
     config_file: Path = CONFIG_FILE
@@ -78,6 +80,7 @@ class HubProcess:
             VRE_HUB_PORT=str(self.port),
             VRE_HUB_API_PORT=str(self.api_port),
             VRE_PROXY_API_PORT=str(self.proxy_api_port),
+            VRE_JOBS_PORT=str(self.jobs_port),
         )
         env.update(self.env)
         # Hub-managed services run with the hub's interpreter.
@@ -92,16 +95,21 @@ class HubProcess:
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return None
 
-    def start(self, timeout: float = 90) -> "HubProcess":
+    def start(self, timeout: float = 90, log=lambda message: None) -> "HubProcess":
         if self.pid():
             raise HubError(f"a hub is already running from {self.state.path} (pid {self.pid()}); run `vre down` first")
         self.state.ensure()
-        with open(self.log_file, "ab") as log:
+        env = self.environment()
+        # The users' network and its firewall before the hub, whose config listens on its gateway.
+        if network.network_name(env) != network.HOST:
+            ports = [int(env["VRE_HUB_API_PORT"]), int(env["VRE_JOBS_PORT"])]
+            network.setup(network.network_name(env), ports, internal=network.internal_wanted(env), log=log)
+        with open(self.log_file, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "jupyterhub", "-f", str(self.config_file)],
                 cwd=self.state.path,
-                env=self.environment(),
-                stdout=log,
+                env=env,
+                stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,

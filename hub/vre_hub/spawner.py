@@ -1,4 +1,4 @@
-"""VRESpawner: DockerSpawner with DATA TERRA storage, profiles and single-host networking.
+"""VRESpawner: DockerSpawner with DATA TERRA storage, profiles and the users' network.
 
 Storage follows the DATA TERRA vocabulary:
 
@@ -8,6 +8,11 @@ Storage follows the DATA TERRA vocabulary:
 
 Profiles (``standard``, ``large-memory``...) set memory and CPU limits; they are offered
 in the spawn form and accepted as ``{"profile": name}`` through the REST API.
+
+Containers join ``network_name`` (vre_hub.network: a bridge without container-to-container
+traffic); ``"host"`` is the unsafe host-network mode, kept for a test that shows why.
+Values of one start (group mounts) are computed at each start and never written back into
+the configuration traits, which outlive the start.
 """
 
 import asyncio
@@ -17,9 +22,10 @@ import docker.errors
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import random_port
 from tornado import web
-from traitlets import Bool, Dict, Float, List, Unicode, default
+from traitlets import Dict, Float, List, Unicode, default
 
 from .naming import DATAREF_VOLUME, BadName, check_name, escape_name, work_volume_name
+from .network import DEFAULT_NETWORK, HOST
 
 DEFAULT_PROFILES = [
     {
@@ -94,13 +100,6 @@ class VRESpawner(DockerSpawner):
         help="Owner (uid:gid) given to a *Datawork* volume when it is first created, so members can write.",
     ).tag(config=True)
 
-    host_networking = Bool(
-        True,
-        help="""Run user containers in the host's network namespace on a free random port
-        bound to 127.0.0.1 (single host and tests). Set False and choose ``network_name``
-        for a Docker network in production.""",
-    ).tag(config=True)
-
     ready_poll_interval = Float(
         0.1,
         help="""Seconds between checks that a starting server accepts connections.
@@ -110,6 +109,20 @@ class VRESpawner(DockerSpawner):
         check, and says at once why a container exited during start-up. 0 leaves the
         waiting to the hub.""",
     ).tag(config=True)
+
+    @default("network_name")
+    def _default_network_name(self):
+        return DEFAULT_NETWORK
+
+    @default("use_internal_ip")
+    def _default_use_internal_ip(self):
+        # The hub reaches each server at its address on the network: nothing is published
+        # on host interfaces (on the host network: 127.0.0.1).
+        return self.network_name != "bridge"
+
+    @default("ip")
+    def _default_ip(self):
+        return "127.0.0.1" if self.network_name == HOST else "0.0.0.0"
 
     @default("escape")
     def _escape_default(self):
@@ -211,6 +224,10 @@ class VRESpawner(DockerSpawner):
 
     # -- lifecycle --------------------------------------------------------------
 
+    # This start's values, set by start() (never in the configuration traits).
+    _start_volumes: dict = {}
+    _host_port: int = 0
+
     def _check_names(self):
         """Refuse, before anything is made or mounted, an account or group named before the
         user-name rule: its Docker names could be another's (vre_hub.naming)."""
@@ -228,30 +245,42 @@ class VRESpawner(DockerSpawner):
     async def start(self):
         self._check_names()
         self.log.info("Starting %s with profile %s", self.user.name, getattr(self, "profile_name", "?"))
-
-        volumes = dict(self.volumes)
-        if self.dataref_volume:
-            volumes[self.dataref_volume] = {"bind": self.dataref_mount, "mode": "ro"}
+        volumes = {self.dataref_volume: {"bind": self.dataref_mount, "mode": "ro"}} if self.dataref_volume else {}
         group_volumes = self._group_volumes()
         for volume in group_volumes:
             await self._ensure_work_volume(volume)
-        volumes.update(group_volumes)
-        self.volumes = volumes
-        # Docker's auto_remove would erase a container that dies before anyone reads why
-        # (killed for memory...); with remove=True, stop() or the next start removes it.
-        self.extra_host_config = {**self.extra_host_config, "auto_remove": False}
-
-        if self.host_networking:
-            self.network_name = "host"
-            self.use_internal_ip = True  # no port bindings in the host namespace
-            self.ip = "127.0.0.1"
-            self.port = random_port()
+        self._start_volumes = {**volumes, **group_volumes}
+        if self.network_name == HOST:  # unsafe mode: a free port on the host's loopback
+            self._host_port = random_port()
         started = asyncio.get_running_loop().time()
         ip, port = await super().start()
         if self.ready_poll_interval > 0:
             # within start_timeout; the hub's own check still has its http_timeout after.
             await self._wait_accepting(ip, port, deadline=started + self.start_timeout - 1)
         return ip, port
+
+    @property
+    def volume_binds(self):
+        """The configured volumes (*Datahome*) and this start's *Dataref* and *Datawork*."""
+        return self._volumes_to_binds(self._start_volumes, super().volume_binds)
+
+    def docker(self, method, *args, **kwargs):
+        if method == "create_container" and kwargs.get("name") == self.container_name:
+            # This start's host settings, added to the call DockerSpawner.create_object builds
+            # from the configured extra_host_config (which is left as configured).
+            host_config = kwargs["host_config"]
+            # Docker's auto_remove would erase a container that dies before anyone reads why
+            # (killed for memory...); with remove=True, stop() or the next start removes it.
+            host_config["AutoRemove"] = False
+            if host_config.get("Memory"):
+                host_config["MemorySwap"] = host_config["Memory"]  # no swap beyond the memory limit
+        return super().docker(method, *args, **kwargs)
+
+    def get_env(self):
+        env = super().get_env()
+        if self.network_name == HOST:
+            env["JUPYTERHUB_SERVICE_URL"] = f"http://127.0.0.1:{self._host_port}{self.server.base_url}"
+        return env
 
     async def _wait_accepting(self, ip, port, deadline):
         """Return once ip:port accepts a connection, or raise if the container exited."""
@@ -291,8 +320,8 @@ class VRESpawner(DockerSpawner):
         return f"{why} (last log line: {last[:200]})" if last else why
 
     async def get_ip_and_port(self):
-        if self.host_networking:
-            return "127.0.0.1", self.port
+        if self.network_name == HOST:
+            return "127.0.0.1", self._host_port
         return await super().get_ip_and_port()
 
     async def poll(self):

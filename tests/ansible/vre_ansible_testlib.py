@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vre_hub import network
 from vre_testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,7 +176,7 @@ class Deployment:
         networks = docker("network", "ls", "--format", "{{.Name}}", "--filter", f"name={self.prefix}")
         for name in networks.stdout.split():
             if name.startswith(self.prefix):
-                docker("network", "rm", name)
+                network.remove(name)  # and its host firewall rules
         docker("rmi", self.settings["vre_hub_image"])
         docker("rmi", self.settings["vre_hub_user_image"])  # a tag; a copy only if rebuilt
         shutil.rmtree(self.root, ignore_errors=True)

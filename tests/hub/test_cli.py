@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from vre_hub.client import HubClient
-from vre_testing import free_port, login
+from vre_testing import free_port, login, own_network, remove_network
 
 pytestmark = pytest.mark.docker
 VRE = [sys.executable, "-m", "vre_hub.cli"]
@@ -27,13 +27,16 @@ def vre(state: Path, ports: list[int], *args, env=None):
 def test_up_status_users_down(tmp_path, user_image, proxy_command):
     state = tmp_path / "state"
     ports = [free_port(), free_port(), free_port()]
-    env = dict(os.environ, VRE_USER_IMAGE=user_image)
+    env = dict(os.environ, VRE_USER_IMAGE=user_image, **own_network())
     up = vre(state, ports, "up", env=env)
     try:
         assert up.returncode == 0, up.stderr
         url = f"http://127.0.0.1:{ports[0]}"
         assert f"JupyterHub is up at {url}" in up.stdout
         assert "checking the Docker engine" in up.stdout and "user image" in up.stdout
+        # Servers get a network of their own, firewalled (as root), before the hub starts.
+        assert f"created Docker network {env['VRE_NETWORK']}" in up.stdout
+        assert os.geteuid() != 0 or "host firewall for" in up.stdout, up.stdout
 
         # Secrets were generated, private, and the admin can log in with the printed file.
         for secret in ("admin_password", "admin_token", "proxy_token", "jupyterhub_cookie_secret"):
@@ -75,6 +78,7 @@ def test_up_status_users_down(tmp_path, user_image, proxy_command):
         assert answer.status_code == 200, answer.text
     finally:
         down = vre(state, ports, "down", env=env)
+        remove_network(env["VRE_NETWORK"])
     assert down.returncode == 0, down.stderr
     assert "stopping JupyterHub" in down.stdout
     with pytest.raises(requests.ConnectionError):

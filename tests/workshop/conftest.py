@@ -21,7 +21,7 @@ from vre_hub.launcher import HubProcess
 from vre_hub.naming import escape_name
 from vre_hub.state import StateDir
 from vre_hub.workshop import cli
-from vre_testing import free_port
+from vre_testing import free_port, own_network, remove_network
 
 
 @dataclass
@@ -97,7 +97,8 @@ def ws_hub(tmp_path_factory, user_image, proxy_command):
         port=free_port(),
         api_port=free_port(),
         proxy_api_port=free_port(),
-        env={"VRE_PROXY_COMMAND": proxy_command, "VRE_USER_IMAGE": user_image, "VRE_CULL_TIMEOUT": "86400"},
+        env={"VRE_PROXY_COMMAND": proxy_command, "VRE_USER_IMAGE": user_image, "VRE_CULL_TIMEOUT": "86400",
+             **own_network()},
     )
     process.start()
     hub = WorkshopHub(process, user_image, prefix=f"ws{secrets.token_hex(2)}")
@@ -115,3 +116,4 @@ def ws_hub(tmp_path_factory, user_image, proxy_command):
             subprocess.run(["docker", "rm", "-f", name], capture_output=True)
         for name in hub.names("volume"):
             subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True)
+        remove_network(process.env["VRE_NETWORK"])
