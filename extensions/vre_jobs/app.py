@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 from urllib.parse import urlparse
 
+from jupyterhub.services.auth import HubOAuth
 from tornado import web
 from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Application
@@ -25,6 +26,10 @@ from .containers import ContainerLimits, DockerBackend
 from .db import open_database
 from .handlers import routes
 from .manager import JobManager, Limits
+
+
+#: Largest request body: a submission of the largest sweep is far smaller.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def _default_image() -> str:
@@ -66,6 +71,12 @@ class JobsService(Application):
 
     max_concurrent = Integer(2, help="Jobs running at once, all users together; the rest wait queued.").tag(config=True)
     max_per_user = Integer(2, help="Jobs of one user running at once.").tag(config=True)
+    max_queued_per_user = Integer(
+        500,
+        help="Jobs of one user waiting at once; a submission (or a schedule's run) that would exceed it "
+        "is refused (HTTP 429). Free slots go to the user with the fewest running jobs, so a long "
+        "queue of one user delays the others by at most one job each.",
+    ).tag(config=True)
     default_timeout = Integer(3600, help="Wall-clock limit (s) of a job that does not set one.").tag(config=True)
     max_timeout = Integer(24 * 3600, help="Largest timeout (s) a submission may ask for.").tag(config=True)
     max_retries = Integer(3, help="Largest number of retries a submission may ask for.").tag(config=True)
@@ -93,6 +104,12 @@ class JobsService(Application):
         config=True
     )
     port = Integer(10101, help="Port to listen on when not given by the hub (JUPYTERHUB_SERVICE_URL).").tag(config=True)
+
+    auth_cache_seconds = Integer(
+        5,
+        help="Seconds the hub's answer to 'who is this token or login?' is reused; a token revoked or an "
+        "account disabled at the hub is refused here within that time (at least 1).",
+    ).tag(config=True)
 
     tick = Float(1.0, help="Seconds between checks of schedules and the queue (changes wake it at once).").tag(
         config=True
@@ -147,6 +164,7 @@ class JobsService(Application):
         limits = Limits(
             max_concurrent=self.max_concurrent,
             max_per_user=self.max_per_user,
+            max_queued_per_user=self.max_queued_per_user,
             default_timeout=self.default_timeout,
             max_timeout=self.max_timeout,
             max_retries=self.max_retries,
@@ -158,10 +176,14 @@ class JobsService(Application):
     async def serve(self) -> None:
         manager = self.make_manager()
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/jobs/")
+        # The handlers' (singleton) hub client; 0 would mean "cache forever" to it.
+        HubOAuth.instance(parent=self, cache_max_age=max(1, self.auth_cache_seconds))
         app = web.Application(
             routes(prefix),
             jobs_manager=manager,
             template_path=str(Path(__file__).with_name("templates")),
+            static_path=str(Path(__file__).with_name("static")),
+            static_url_prefix=f"{prefix.rstrip('/')}/static/",
             cookie_secret=os.urandom(32),
         )
         ip, port = self.ip, self.port
@@ -169,7 +191,7 @@ class JobsService(Application):
             url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
             ip, port = url.hostname or ip, url.port or port
         await manager.start()
-        server = app.listen(port, ip, xheaders=True)
+        server = app.listen(port, ip, xheaders=True, max_body_size=MAX_BODY_BYTES)
         self.log.info("vre-jobs %s on http://%s:%d%s, image %s, db %s", __version__, ip, port, prefix, self.image, self.db_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -88,7 +88,8 @@ class Job(Base):
             "duration": duration,
             "exit_code": self.exit_code,
             "error": self.error,
-            "error_cell": self.error_cell,
+            # Rows written before status.json was parsed typed may hold anything here.
+            "error_cell": self.error_cell if isinstance(self.error_cell, int) else None,
             "error_name": self.error_name,
         }
 

@@ -17,6 +17,13 @@ see everything (``?all=1`` to list all users').
     GET    api/schedules/ID                  one schedule
     POST   api/schedules/ID/pause|resume
     DELETE api/schedules/ID
+    POST   api/users/NAME/disable            admins: cancel NAME's jobs, pause its schedules
+
+Every request is authenticated with the hub (a cached answer lives a few seconds,
+``JobsService.auth_cache_seconds``), so a token or login the hub no longer accepts
+(revoked, account disabled) is refused here too. What the API returns may come from
+users (paths, parameters, what a job wrote about itself): the page inserts it as text
+only, under a Content-Security-Policy without inline script.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated,
 from tornado import web
 
 from . import __version__
-from .manager import Conflict, NotFound
+from .manager import Conflict, NotFound, QuotaExceeded
 from .parameters import SubmissionError
 
 _CONTENT_TYPES = {
@@ -40,8 +47,40 @@ _CONTENT_TYPES = {
     "container.log": "text/plain; charset=UTF-8",
 }
 
+#: The page: its own script and style files only (no inline script), no plugins, no <base>,
+#: framed by nothing but the hub's own origin.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+#: Everything else it serves (JSON, result files): never a document that runs anything.
+DATA_CSP = "default-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; sandbox"
+#: A rendered notebook keeps its scripts (widgets, plots), in a sandbox away from this origin.
+NOTEBOOK_CSP = "sandbox allow-scripts"
+
+NOT_AUTHENTICATED = (
+    "not authenticated: the hub accepts no login or token of this request (missing, expired, revoked, "
+    "or the account is disabled); log in to the hub again or send a current hub API token"
+)
+
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    def set_default_headers(self):
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", DATA_CSP)
+
+    async def prepare(self):
+        """Ask the hub who this is, at every request (its answer cached for seconds only),
+        without blocking the loop as the mixin's synchronous get_current_user would."""
+        model = await self.hub_auth.get_user(self, sync=False)
+        if model is not None:
+            try:
+                model = self.check_hub_user(model)
+            except UserNotAllowed:
+                raise web.HTTPError(403, "this token may not use the jobs service; it lacks access:services!service=jobs")
+        self._hub_auth_user_cache = model
+        self.current_user = model
+
     @property
     def manager(self):
         return self.settings["jobs_manager"]
@@ -70,19 +109,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
 
 class APIHandler(BaseHandler):
+    #: Whether hub services (the operator's CLI token) may call this handler; users only otherwise.
+    services_allowed = False
+
     async def prepare(self):
-        # Ask the hub without blocking the loop (the mixin's get_current_user would).
-        model = await self.hub_auth.get_user(self, sync=False)
-        if model is not None:
-            try:
-                model = self.check_hub_user(model)
-            except UserNotAllowed:
-                raise web.HTTPError(403, "this token may not use the jobs service; it lacks access:services!service=jobs")
-        self._hub_auth_user_cache = model
-        self.current_user = model
+        await super().prepare()
         if self.current_user is None:
-            raise web.HTTPError(403, "not authenticated; log in to the hub or send a hub API token")
-        if self.current_user.get("kind", "user") != "user":
+            raise web.HTTPError(403, NOT_AUTHENTICATED)
+        if self.current_user.get("kind", "user") != "user" and not self.services_allowed:
             raise web.HTTPError(403, "jobs belong to users; use a user's hub token")
 
     def write_json(self, data, status: int = 200) -> None:
@@ -115,6 +149,8 @@ class APIHandler(BaseHandler):
             return coro_or_value
         except SubmissionError as e:
             raise web.HTTPError(400, " ".join(str(e).split()))
+        except QuotaExceeded as e:
+            raise web.HTTPError(429, str(e))
         except Conflict as e:
             raise web.HTTPError(409, str(e))
         except NotFound as e:
@@ -144,6 +180,7 @@ class InfoHandler(APIHandler):
                 "image": self.manager.backend.image,
                 "max_concurrent": limits.max_concurrent,
                 "max_per_user": limits.max_per_user,
+                "max_queued_per_user": limits.max_queued_per_user,
                 "default_timeout": limits.default_timeout,
                 "max_timeout": limits.max_timeout,
                 "shipped_notebooks": self.manager.shipped_notebooks,
@@ -191,8 +228,7 @@ class JobFileHandler(APIHandler):
             raise web.HTTPError(404, f"job {job_id} has no {name} (yet); its state is {job['state']}")
         self.set_header("Content-Type", _CONTENT_TYPES[name])
         if name == "notebook.html":
-            # The rendering carries the notebook's outputs: keep its scripts away from this origin.
-            self.set_header("Content-Security-Policy", "sandbox allow-scripts")
+            self.set_header("Content-Security-Policy", NOTEBOOK_CSP)
         self.finish(content)
 
 
@@ -221,9 +257,23 @@ class ScheduleActionHandler(APIHandler):
         self.write_json(self.manager.set_paused(schedule_id, paused=(action == "pause")))
 
 
+class UserDisableHandler(APIHandler):
+    """An account was disabled (``vre users disable``, ``vre workshop end``): its jobs stop."""
+
+    services_allowed = True
+
+    async def post(self, name):
+        if not (self.is_admin or "admin:users" in self.current_user.get("scopes", [])):
+            raise web.HTTPError(403, "only admins can disable an account's jobs")
+        result = await self.manager.disable_owner(name, reason="cancelled: account disabled")
+        self.hub_auth.cache.clear()  # the next request of anyone is checked with the hub again
+        self.write_json(result)
+
+
 class PageHandler(BaseHandler):
     @web.authenticated
     def get(self):
+        self.set_header("Content-Security-Policy", PAGE_CSP)
         self.render(
             "index.html",
             user=self.user_name,
@@ -247,4 +297,5 @@ def routes(prefix: str) -> list:
         (rf"{p}/api/schedules", SchedulesHandler),
         (rf"{p}/api/schedules/([\w-]+)", ScheduleHandler),
         (rf"{p}/api/schedules/([\w-]+)/(pause|resume)", ScheduleActionHandler),
+        (rf"{p}/api/users/([^/]+)/disable", UserDisableHandler),
     ]

@@ -3,7 +3,9 @@
 One asyncio loop owns the database; blocking Docker calls run in worker threads.
 Each started job has a watcher task waiting on its container; the dispatch loop
 (woken on every change, else every ``tick`` seconds) fires due schedules and
-starts queued jobs within the global and per-user limits. A restarted service
+starts queued jobs within the global and per-user limits, fairly: each free slot
+goes to the user with the fewest running jobs (ties: the one served longest ago),
+so one user's long sweep cannot starve the others. A restarted service
 rebuilds the watchers from the database and the containers' labels, so no job is
 lost: queued ones stay queued, running ones are followed to their end.
 """
@@ -25,6 +27,7 @@ from . import db
 from .containers import DockerBackend
 from .cron import check_cron, next_runs
 from .db import Job, Schedule, utcnow
+from .report import MAX_STATUS_BYTES, bounded_text, parse_status
 from .parameters import (
     SubmissionError,
     expand_sweep,
@@ -46,10 +49,15 @@ class Conflict(RuntimeError):
     pass
 
 
+class QuotaExceeded(RuntimeError):
+    """A user's submission would exceed their share of the queue (HTTP 429)."""
+
+
 @dataclass
 class Limits:
     max_concurrent: int = 2
     max_per_user: int = 1
+    max_queued_per_user: int = 500
     default_timeout: int = 3600
     max_timeout: int = 24 * 3600
     max_retries: int = 3
@@ -84,6 +92,8 @@ class JobManager:
         self.shipped_notebooks = shipped_notebooks
         self.clock = clock
         self._wake = asyncio.Event()
+        self._last_start: dict[str, dt.datetime] = {}  # owner -> when a job of theirs last started
+        self._cancel_reasons: dict[str, str] = {}  # job id -> why it is being cancelled, if not by request
         self._watchers: dict[str, asyncio.Task] = {}
         self._loop_task: asyncio.Task | None = None
 
@@ -134,8 +144,12 @@ class JobManager:
 
         return {
             "notebook": notebook,
-            "parameters": {
-                name: {"type": parameter_type(p), "default": p.get("default"), "help": p.get("help", "")}
+            "parameters": {  # the notebook is the user's: its texts are bounded like any
+                name: {
+                    "type": parameter_type(p),
+                    "default": bounded_text(p.get("default")),
+                    "help": bounded_text(p.get("help", "")),
+                }
                 for name, p in declared.items()
             },
         }
@@ -170,12 +184,25 @@ class JobManager:
             raise SubmissionError("a body with 'cron' is a schedule; POST it to api/schedules")
         prep = await asyncio.to_thread(self._prepare_sync, owner, body)
         with self.sessions() as session:
+            self._check_queue_quota(session, owner, len(prep.parameter_sets))
             jobs = self._new_jobs(session, owner, prep)
             session.commit()
             result = [j.to_dict() for j in jobs]
         log.info("%s submitted %d job(s) of %s", owner, len(result), prep.notebook)
         self._wake.set()
         return result
+
+    def _queued_count(self, session, owner: str) -> int:
+        return session.scalar(select(func.count()).select_from(Job).where(Job.owner == owner, Job.state == db.QUEUED))
+
+    def _check_queue_quota(self, session, owner: str, adding: int) -> None:
+        """Refuse what would leave more than ``max_queued_per_user`` of the owner's jobs waiting."""
+        waiting, limit = self._queued_count(session, owner), self.limits.max_queued_per_user
+        if waiting + adding > limit:
+            raise QuotaExceeded(
+                f"{owner} has {waiting} job(s) waiting and this adds {adding}; at most {limit} may wait per user "
+                "(max_queued_per_user); wait for some to run, or cancel some with `vre jobs cancel`"
+            )
 
     def list_jobs(self, owner: str | None, state: str | None = None, limit: int = 200) -> list[dict]:
         with self.sessions() as session:
@@ -209,6 +236,33 @@ class JobManager:
             await asyncio.to_thread(self.backend.kill, container)  # the watcher records it
         return self.get_job(job_id)
 
+    async def disable_owner(self, owner: str, reason: str) -> dict:
+        """The account is disabled: cancel its queued and running jobs, pause its schedules.
+
+        Nothing is deleted (history, results and schedules stay); re-enabled, the owner
+        resumes their schedules and submits again.
+        """
+        now, kill = self.clock(), []
+        with self.sessions() as session:
+            jobs = list(session.scalars(select(Job).where(Job.owner == owner, Job.state.in_((db.QUEUED, *db.ACTIVE_STATES)))))
+            for job in jobs:
+                job.cancel_requested = True
+                if job.state == db.QUEUED:
+                    job.state, job.finished, job.error = db.CANCELLED, now, reason
+                else:
+                    self._cancel_reasons[job.id] = reason
+                    if job.container:
+                        kill.append(job.container)
+            schedules = list(session.scalars(select(Schedule).where(Schedule.owner == owner, Schedule.paused.is_(False))))
+            for s in schedules:
+                s.paused = True
+            session.commit()
+        for container in kill:  # their watchers record them as cancelled
+            await asyncio.to_thread(self.backend.kill, container)
+        self._wake.set()
+        log.info("%s disabled: %d job(s) cancelled, %d schedule(s) paused", owner, len(jobs), len(schedules))
+        return {"user": owner, "cancelled": len(jobs), "paused_schedules": len(schedules)}
+
     def read_result(self, job: dict, name: str) -> bytes | None:
         """A file of a job's results folder (blocking)."""
         if name not in ("notebook.ipynb", "notebook.html", "parameters.json", "job.log", "status.json", "container.log"):
@@ -224,6 +278,11 @@ class JobManager:
         cron = check_cron(body.get("cron", "") if isinstance(body, dict) else "")
         job_body = {k: v for k, v in body.items() if k != "cron"}
         prep = await asyncio.to_thread(self._prepare_sync, owner, job_body)
+        if len(prep.parameter_sets) > self.limits.max_queued_per_user:
+            raise SubmissionError(
+                f"each run of this schedule submits {len(prep.parameter_sets)} jobs, more than the "
+                f"{self.limits.max_queued_per_user} one user may have waiting (max_queued_per_user); split the sweep"
+            )
         with self.sessions() as session:
             s = Schedule(
                 owner=owner,
@@ -281,10 +340,16 @@ class JobManager:
         fired = 0
         due = session.scalars(select(Schedule).where(Schedule.paused.is_(False), Schedule.next_run <= now))
         for s in due:
+            # Fire once even if several times were missed (e.g. the service was down).
+            s.next_run = next_runs(s.cron, now)[0]
+            try:
+                self._check_queue_quota(session, s.owner, len(s.parameter_sets))
+            except QuotaExceeded as e:
+                log.warning("schedule %s skipped this run: %s", s.id, e)
+                continue
             prep = Prepared(s.notebook, s.parameter_sets, s.kernel, s.timeout, s.output_root, s.retries)
             self._new_jobs(session, s.owner, prep, schedule_id=s.id)
-            # Fire once even if several times were missed (e.g. the service was down).
-            s.last_run, s.runs, s.next_run = now, s.runs + 1, next_runs(s.cron, now)[0]
+            s.last_run, s.runs = now, s.runs + 1
             fired += 1
             log.info("schedule %s of %s fired (%d job(s))", s.id, s.owner, len(s.parameter_sets))
         return fired
@@ -325,31 +390,46 @@ class JobManager:
                 pass
 
     def dispatch_once(self) -> list[str]:
-        """Fire due schedules, then claim queued jobs that fit in the limits."""
+        """Fire due schedules, then claim queued jobs that fit in the limits, fairly.
+
+        Each free slot goes to the owner with the fewest running jobs; among equals, to
+        the one whose last job started longest ago (round robin), then to the oldest
+        waiting job. Each owner's own jobs start in submission order.
+        """
         started = []
         with self.sessions() as session:
-            if self._fire_due_schedules(session):
-                session.commit()
+            self._fire_due_schedules(session)
+            session.commit()
             active = dict(
                 session.execute(
                     select(Job.owner, func.count()).where(Job.state.in_(db.ACTIVE_STATES)).group_by(Job.owner)
                 ).all()
             )
             total = sum(active.values())
-            if total >= self.limits.max_concurrent:
-                return started
-            queued = session.scalars(select(Job).where(Job.state == db.QUEUED).order_by(Job.created, Job.id))
-            for job in queued:
-                if total >= self.limits.max_concurrent:
+            oldest = dict(
+                session.execute(
+                    select(Job.owner, func.min(Job.created)).where(Job.state == db.QUEUED).group_by(Job.owner)
+                ).all()
+            )
+            never = dt.datetime.min
+            while total < self.limits.max_concurrent:
+                ready = [o for o in oldest if active.get(o, 0) < self.limits.max_per_user]
+                if not ready:
                     break
-                if active.get(job.owner, 0) >= self.limits.max_per_user:
-                    continue
+                owner = min(ready, key=lambda o: (active.get(o, 0), self._last_start.get(o, never), oldest[o], o))
+                waiting = select(Job).where(Job.owner == owner, Job.state == db.QUEUED).order_by(Job.created, Job.id)
+                job, following = (list(session.scalars(waiting.limit(2))) + [None])[:2]
                 job.state = db.STARTING
                 job.container = self.backend.container_name(job.id, job.attempt)
                 job.started, job.finished = self.clock(), None
-                active[job.owner] = active.get(job.owner, 0) + 1
+                self._last_start[owner] = job.started
+                active[owner] = active.get(owner, 0) + 1
                 total += 1
                 started.append(job.id)
+                if following is None:
+                    del oldest[owner]
+                else:
+                    oldest[owner] = following.created
             session.commit()
         for job_id in started:
             self._follow(job_id, self._launch(job_id))
@@ -417,13 +497,16 @@ class JobManager:
             job.finished, job.exit_code = now, code
             job.error_cell = job.error_name = None
             if job.cancel_requested:
-                job.state, job.error = db.CANCELLED, "cancelled by request"
+                job.state, job.error = db.CANCELLED, self._cancel_reasons.pop(job_id, "cancelled by request")
             elif timed_out:
                 job.state, job.error = db.TIMEOUT, f"killed after its timeout of {job.timeout} s"
             elif error:
                 job.state, job.error = db.FAILED, error
             elif code == 0 and report.get("state") == db.COMPLETED:
                 job.state, job.error = db.COMPLETED, None
+            elif "unreadable" in report:  # written over by the notebook or the user: trust none of it
+                job.state = db.FAILED
+                job.error = f"unreadable status: {report['unreadable']} (exit code {code}); see job.log"
             else:
                 job.state = db.FAILED
                 job.error = report.get("error") or report.get("reason") or f"job container exited with code {code}"
@@ -445,14 +528,9 @@ class JobManager:
         self._wake.set()
 
     def _collect(self, volume: str, name: str | None, output_dir: str) -> dict:
-        """What the runner wrote in status.json, plus why the container stopped."""
-        report = {}
-        content = self.backend.read_file(volume, posixpath.join(output_dir, "status.json"))
-        if content:
-            try:
-                report = json.loads(content)
-            except ValueError:
-                pass
+        """What the job wrote in status.json (untrusted: typed and bounded), plus why the container stopped."""
+        path = posixpath.join(output_dir, "status.json")
+        report = parse_status(self.backend.read_file(volume, path, max_bytes=MAX_STATUS_BYTES))
         if name:
             oom = self.backend.oom_killed(name)
             if oom:
@@ -463,7 +541,7 @@ class JobManager:
         """Final status.json (and the container's log when the runner did not finish)."""
         files = {"status.json": json.dumps({**report, **record}, indent=2).encode()}
         if name and report.get("state") in (None, "running"):
-            files["container.log"] = self.backend.logs(name).encode()
+            files["container.log"] = bounded_text(self.backend.logs(name), 1_000_000).encode()
         try:
             self.backend.write_files(volume, output_dir, files)
         except Exception:
