@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from vre_ansible_testlib import docker, make_deployment
+from vre_testing import login, signup
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -59,12 +60,21 @@ def test_hub_answers_directly_and_through_tls(deployment, converged):
 
 def test_state_and_secrets_are_private(deployment, converged):
     assert stat.S_IMODE(deployment.state_dir.stat().st_mode) == 0o700
-    for name in ("jupyterhub_cookie_secret", "proxy_token", "admin_token"):
+    for name in ("jupyterhub_cookie_secret", "proxy_token", "admin_token", "admin_password"):
         path = deployment.state_dir / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
         assert len(path.read_text().strip()) == 64, f"{name} is not a 32-byte hex secret"
     key = deployment.root / "vre" / "proxy" / "tls" / "key.pem"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_admin_account_has_its_generated_password_and_sign_up_cannot_take_it(deployment, converged):
+    """The role never set an admin password: the first to sign up as `admin` became hub admin."""
+    response, message = signup(deployment.hub_url, "admin", "attacker-password-1234")
+    assert response.status_code == 400 and "is reserved" in message, message
+    password = (deployment.state_dir / "admin_password").read_text().strip()
+    admin = login(deployment.hub_url, "admin", password).get(f"{deployment.hub_url}/hub/admin", timeout=30)
+    assert admin.status_code == 200 and admin.url == f"{deployment.hub_url}/hub/admin"
 
 
 def test_hub_spawns_a_server_reachable_through_the_proxy(deployment, converged, hub_client_for):
