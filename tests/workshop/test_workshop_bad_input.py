@@ -46,6 +46,21 @@ def test_unknown_profile(ws_hub, capsys):
     assert _snapshot(ws_hub) == before
 
 
+@pytest.mark.parametrize("teacher", ["prof x", "prof\tx", "profé", "..", "p" * 29])
+def test_teacher_name_breaking_the_rule(ws_hub, capsys, teacher):
+    before = _snapshot(ws_hub)
+    assert ws_hub.vre("create", f"{ws_hub.prefix}-tch", "--seats", "2", "--teacher", teacher) != 0
+    _one_line_error(capsys, f"teacher name {teacher!r} is not allowed", "--teacher")
+    assert _snapshot(ws_hub) == before
+
+
+def test_workshop_name_too_long_for_its_user_names(ws_hub, capsys):
+    before = _snapshot(ws_hub)
+    assert ws_hub.vre("create", f"{ws_hub.prefix}-" + "x" * 14, "--seats", "2") != 0  # 21 characters
+    _one_line_error(capsys, "invalid workshop name", "3-20")
+    assert _snapshot(ws_hub) == before
+
+
 def test_missing_notebooks_path(ws_hub, capsys, tmp_path):
     before = _snapshot(ws_hub)
     assert ws_hub.vre("create", f"{ws_hub.prefix}-nb", "--seats", "2", "--notebooks", str(tmp_path / "nope")) != 0
