@@ -6,6 +6,8 @@
     vre catalog check [PATH] [--no-open]
     vre catalog index [PATH]
     vre catalog samples [--out DIR]
+    vre catalog harvest SOURCE... [--all] [--sources FILE] [--out DIR] [--restart]
+    vre catalog publish [--out DIR] [--catalog ROOT]
 """
 from __future__ import annotations
 
@@ -121,6 +123,42 @@ def cmd_samples(args) -> int:
     return samples_main(["--out", str(args.out)] if args.out else [])
 
 
+def cmd_harvest(args) -> int:
+    from .harvest import HarvestError, harvest, load_sources
+
+    sources = load_sources(args.sources)
+    names = list(sources) if args.all else args.source
+    if not names:
+        return _fail(f"name a source ({', '.join(sources)}) or use --all")
+    unknown = [n for n in names if n not in sources]
+    if unknown:
+        return _fail(f"unknown source {', '.join(unknown)}; the sources are {', '.join(sources)} "
+                     f"(add one to {args.sources or 'catalogs/sources.yaml'})")
+    failed = 0
+    for name in names:
+        try:
+            report = harvest(sources[name], args.out, resume=not args.restart)
+        except HarvestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        lines = report.lines()
+        print("\n".join(lines if args.verbose else lines[:1]))
+        if not args.verbose and len(lines) > 1:
+            print(f"  details: {Path(args.out) / '.harvest' / (name + '.report.json')} (or --verbose)")
+    return 1 if failed else 0
+
+
+def cmd_publish(args) -> int:
+    from .publish import publish
+
+    root = Path(args.catalog) if args.catalog else default_catalog_path()
+    iso, stac = publish(root, args.out, base_url=args.base_url)
+    print(f"published {iso} ISO 19139 records to {Path(args.out) / 'iso19139'} and a static STAC catalogue of "
+          f"{stac} collections to {Path(args.out) / 'stac' / 'catalog.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vre catalog", description="Search and check the DATA TERRA intake catalogues.")
     parser.add_argument("--catalog", type=Path, default=None, help="root catalogue (default: $VRE_CATALOG, /opt/vre/catalogs/catalog.yaml, or the repository's)")
@@ -159,6 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("samples", help="write the embedded samples (python -m vre_catalog.samples)")
     g.add_argument("--out", type=Path, help="output directory (default: catalogs/samples next to the YAML)")
     g.set_defaults(func=cmd_samples)
+
+    h = sub.add_parser("harvest", help="harvest pole catalogues (CSW, STAC, OpenSearch) into intake catalogue files")
+    h.add_argument("source", nargs="*", help="source names of the sources file")
+    h.add_argument("--all", action="store_true", help="every source of the sources file")
+    h.add_argument("--sources", type=Path, help="sources file (default: catalogs/sources.yaml)")
+    h.add_argument("--out", type=Path, default=REPO_CATALOG.parent / "harvested",
+                   help="directory of the harvested catalogue files (default: catalogs/harvested)")
+    h.add_argument("--restart", action="store_true", help="ignore the checkpoint of a failed harvest and start again")
+    h.add_argument("--verbose", "-v", action="store_true", help="print every kept-with-notes and skipped record")
+    h.set_defaults(func=cmd_harvest)
+
+    p = sub.add_parser("publish", help="export the curated entries as ISO 19139 records and a static STAC catalogue")
+    p.add_argument("--out", type=Path, default=Path("published"), help="output directory (default: ./published)")
+    p.add_argument("--base-url", help="URL the STAC catalogue will be served from (default: relative links)")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 
