@@ -108,11 +108,16 @@ class DockerBackend:
                 with self._scratch_lock:
                     self._scratch_boxes.pop(volume or "", None)
 
-    def expire_scratch(self, all_: bool = False) -> None:
-        """Remove file-access containers unused for ``scratch_ttl`` seconds (all: every one)."""
+    def expire_scratch(self, all_: bool = False, volume: str | None = None) -> None:
+        """Remove file-access containers unused for ``scratch_ttl`` seconds (all: every one;
+        volume: the one holding that volume, which can then be removed)."""
         now = time.monotonic()
         with self._scratch_lock:
-            old = [k for k, (_, used) in self._scratch_boxes.items() if all_ or now - used > self.scratch_ttl]
+            old = [
+                k
+                for k, (_, used) in self._scratch_boxes.items()
+                if all_ or k == volume or (volume is None and now - used > self.scratch_ttl)
+            ]
             boxes = [self._scratch_boxes.pop(k)[0] for k in old]
         for box in boxes:
             try:

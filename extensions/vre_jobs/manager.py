@@ -242,7 +242,7 @@ class JobManager:
         Nothing is deleted (history, results and schedules stay); re-enabled, the owner
         resumes their schedules and submits again.
         """
-        now, kill = self.clock(), []
+        now, kill, running = self.clock(), [], []
         with self.sessions() as session:
             jobs = list(session.scalars(select(Job).where(Job.owner == owner, Job.state.in_((db.QUEUED, *db.ACTIVE_STATES)))))
             for job in jobs:
@@ -251,6 +251,7 @@ class JobManager:
                     job.state, job.finished, job.error = db.CANCELLED, now, reason
                 else:
                     self._cancel_reasons[job.id] = reason
+                    running.append(job.id)
                     if job.container:
                         kill.append(job.container)
             schedules = list(session.scalars(select(Schedule).where(Schedule.owner == owner, Schedule.paused.is_(False))))
@@ -259,6 +260,12 @@ class JobManager:
             session.commit()
         for container in kill:  # their watchers record them as cancelled
             await asyncio.to_thread(self.backend.kill, container)
+        # Then let go of the home volume (`vre workshop end --remove` removes it next): once
+        # the watchers have recorded the end (reading status.json) and removed the containers.
+        watchers = [self._watchers[j] for j in running if j in self._watchers]
+        if watchers:
+            await asyncio.wait(watchers, timeout=60)
+        await asyncio.to_thread(self.backend.expire_scratch, volume=self.volume_for(owner))
         self._wake.set()
         log.info("%s disabled: %d job(s) cancelled, %d schedule(s) paused", owner, len(jobs), len(schedules))
         return {"user": owner, "cancelled": len(jobs), "paused_schedules": len(schedules)}

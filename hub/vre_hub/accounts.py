@@ -20,7 +20,7 @@ from nativeauthenticator.orm import UserInfo
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.orm import sessionmaker
 from tornado import web
-from traitlets import Set, Unicode
+from traitlets import Set, Unicode, default
 
 from .naming import BadName, check_name
 from .state import read_or_create_secret
@@ -106,7 +106,8 @@ class VRESignUpHandler(SignUpHandler):
 
 
 class VREAuthenticator(NativeAuthenticator):
-    """NativeAuthenticator with the VRE's sign-up checks and admin account."""
+    """NativeAuthenticator with the VRE's sign-up checks and admin account; it refuses the
+    old cookies and tokens of a disabled account as well as its logins (``refresh_user``)."""
 
     reserved_names = Set(
         Unicode(),
@@ -147,6 +148,20 @@ class VREAuthenticator(NativeAuthenticator):
             password = read_or_create_secret(Path(self.admin_password_file))
             _store_password(self.db, user.name, password, authorized=True, rounds=12)
             self.log.info("Created the admin account %s with the password in %s", user.name, self.admin_password_file)
+
+    @default("auth_refresh_age")
+    def _auth_refresh_age_default(self):
+        # How often refresh_user (one indexed query) asks about each active user: how long,
+        # at most, the old cookies and tokens of an account disabled meanwhile keep working.
+        return 1
+
+    async def refresh_user(self, user, handler=None):
+        """Refuse the requests of an account that has been disabled (``is_authorized`` off:
+        `vre users disable`, /hub/authorize, `vre workshop end`), whether they come with an
+        old login cookie or an old token; JupyterHub then treats them as not logged in.
+        Users without a password account (made through the REST API) are left alone."""
+        info = self.db.query(UserInfo).filter(UserInfo.username == user.name).populate_existing().first()
+        return info is None or bool(info.is_authorized)
 
     def get_handlers(self, app):
         return [

@@ -1,4 +1,4 @@
-"""The operator's command line: ``vre up | down | status | logs | images build | users add``.
+"""The operator's command line: ``vre up | down | status | logs | images build | users add | disable | enable``.
 
 Component command groups are dispatched to their own modules:
 ``vre catalog`` (vre_catalog.cli), ``vre jobs`` (vre_jobs.cli), ``vre workshop`` (vre_hub.workshop.cli).
@@ -164,6 +164,25 @@ def cmd_users_add(args) -> int:
     return 0
 
 
+def cmd_users_disable(args) -> int:
+    """Login off, tokens revoked, server stopped, jobs cancelled (vre_hub.disabling)."""
+    from .disabling import disable_account
+    from .state import StateDir
+
+    state = StateDir(args.state_dir)
+    for line in disable_account(_client(state), args.name, state.db_url):
+        say(f"{args.name}: {line}")
+    return 0
+
+
+def cmd_users_enable(args) -> int:
+    from .disabling import enable_account
+    from .state import StateDir
+
+    say(f"{args.name}: {enable_account(args.name, StateDir(args.state_dir).db_url)}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------
 
 
@@ -211,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password")
     add.add_argument("--admin", action="store_true")
     add.set_defaults(func=cmd_users_add)
+    disable = users.add_parser("disable", help="login off, tokens revoked, server stopped, jobs cancelled (home kept)")
+    disable.add_argument("name")
+    disable.set_defaults(func=cmd_users_disable)
+    enable = users.add_parser("enable", help="let a disabled account log in again")
+    enable.add_argument("name")
+    enable.set_defaults(func=cmd_users_enable)
 
     for name in COMPONENT_COMMANDS:
         sub.add_parser(name, help=f"see `vre {name} --help`", add_help=False)

@@ -58,6 +58,17 @@ class HubClient:
             body["expires_in"] = expires_in
         return self.request("POST", f"{self.user_path(name)}/tokens", json=body).json()["token"]
 
+    def revoke_tokens(self, name: str) -> int:
+        """Delete every token of ``name`` (API tokens, its server's, and the OAuth tokens behind
+        the cookies of its sessions in services such as the jobs page); how many there were."""
+        response = self.request("GET", f"{self.user_path(name)}/tokens", check=False)
+        if response.status_code != 200:
+            return 0
+        tokens = response.json().get("api_tokens", [])
+        for token in tokens:
+            self.request("DELETE", f"{self.user_path(name)}/tokens/{token['id']}", check=False)
+        return len(tokens)
+
     def start_server(self, name: str, options: dict | None = None, wait: float = 120) -> dict:
         """Start the user's default server and wait until the hub says it is ready."""
         response = self.request("POST", f"{self.user_path(name)}/server", json=options or {})

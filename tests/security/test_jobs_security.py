@@ -219,9 +219,13 @@ def test_disabled_user_keeps_no_access_to_jobs(hub, backend, make_user, jobs_url
     ):
         assert r.status_code == 403, r.text
         assert "log in" in one_line_error(r)
-    # The page itself sends the old cookie back to the hub's login, which refuses the account.
+    # The page sends the old cookie back through the hub, which no longer takes the hub's
+    # login cookie either (VREAuthenticator.refresh_user, at most a second later).
+    deadline = time.monotonic() + 10
+    while "Signed in as" in session.get(jobs_url, timeout=30).text and time.monotonic() < deadline:
+        time.sleep(1)
     page = session.get(jobs_url, timeout=30)
-    assert "Signed in as" not in page.text
+    assert "Signed in as" not in page.text and "/hub/login" in page.url, page.url
 
     admin = make_user(admin=True)
     done = admin.wait([running["id"]], timeout=90)[running["id"]]
@@ -257,23 +261,35 @@ def test_account_unauthorized_by_an_admin_is_refused_on_its_next_requests(hub, b
     assert hub.api("GET", "/user", token=token).status_code == 403  # the hub's own answer
 
 
-def test_participant_of_an_ended_workshop_keeps_no_access_to_jobs(hub, user_image, jobs_url):
+def test_participant_of_an_ended_workshop_keeps_no_access_to_jobs(hub, backend, make_user, user_image, jobs_url):
     workshop = f"{hub.prefix}-jobsws"
     argv = ["--state-dir", str(hub.state_dir), "--hub-url", hub.url, "--image", user_image]
     assert workshop_cli.main([*argv, "create", workshop, "--seats", "1", "--expires", "2099-01-01"]) == 0
     record = Registry(hub.state_dir).load(workshop)
     hub.users.extend([*record.participants, record.teacher])  # the fixture's clean-up
     (participant,) = record.participants
+    volume = naming.home_volume_name(participant)
+    backend.write_files(volume, "work", {"sleep.ipynb": (NOTEBOOKS / "sleep.ipynb").read_bytes()})
+    backend.expire_scratch(volume=volume)  # this test's own hold on the home
     user = JobsUser(participant, hub.client.token_for(participant, note="tests"), jobs_url)
     wait_for_service(user)
+    (job,) = user.submit(notebook="work/sleep.ipynb", timeout=600)
+    user.wait([job["id"]], states={"running"}, timeout=90)
+    removed = False
     try:
         assert workshop_cli.main([*argv, "end", workshop]) == 0
-        r = user.api("POST", "jobs", json={"notebook": "/opt/vre/notebooks/missing.ipynb"})
+        r = user.api("POST", "jobs", json={"notebook": "work/sleep.ipynb"})
         assert r.status_code == 403, r.text
         one_line_error(r)
         assert user.api("GET", "jobs").status_code == 403
+        done = make_user(admin=True).job(job["id"])
+        assert done["state"] == "cancelled" and done["error"] == "cancelled: account disabled", done
+        # The service let go of the home, so the workshop's removal can delete it.
+        removed = workshop_cli.main([*argv, "end", workshop, "--remove"]) == 0
+        assert removed
     finally:
-        workshop_cli.main([*argv, "end", workshop, "--remove"])
+        if not removed:
+            workshop_cli.main([*argv, "end", workshop, "--remove"])
 
 
 # --- (c) quotas and fair ordering --------------------------------------------------------------

@@ -1,17 +1,19 @@
-"""``vre workshop end``: stop the servers, archive the homes, then disable or remove accounts.
+"""``vre workshop end``: disable the accounts, archive the homes, then maybe remove them.
 
-Nothing is deleted before the archive is complete on disk. Before the workshop's expiry
-date the accounts are only disabled (login refused, tokens revoked, homes kept) so that
-participants can be given more time; from the expiry date on (or with ``--remove``) the
-accounts, group and home volumes are removed. Running ``end`` again is safe.
+First every participant account is disabled as by ``vre users disable``
+(:mod:`vre_hub.disabling`: login and old cookies/tokens refused, tokens revoked, server
+stopped, jobs cancelled, schedules paused), so nothing changes the homes while they are
+archived. Nothing is deleted before the archive is complete on disk. Before the workshop's
+expiry date the accounts stay disabled (homes kept) so that participants can be given more
+time (`vre users enable`); from the expiry date on (or with ``--remove``) the accounts,
+group and home volumes are removed. Running ``end`` again is safe.
 """
 
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import accounts
+from ..disabling import AccountError, disable_account
 from ..naming import work_volume_name
-from ..client import HubAPIError
 from . import homes
 from .context import Context
 from .errors import WorkshopError
@@ -22,17 +24,13 @@ def end(ctx: Context, workshop: Workshop, archive_to: Path | None = None, remove
     hub, say = ctx.hub, ctx.say
     members = list(workshop.participants)
 
-    running = [u for u in members if hub.server(u) is not None]
-    if running:
-        say(f"stopping {len(running)} server(s)")
-    for user in running:
+    present = [u for u in members if hub.user(u) is not None]
+    say(f"disabling {len(present)} participant account(s): login, tokens, servers, jobs")
+    for user in present:
         try:
-            hub.stop_server(user, wait=120)
-        except HubAPIError as error:
-            say(f"  {user}: {error}")
-    still = [u for u in running if hub.server(u) is not None]
-    if still:
-        raise WorkshopError(f"servers of {', '.join(still)} did not stop", "see the hub log, then run `end` again")
+            list(disable_account(hub, user, ctx.db_url))  # each step, in order
+        except AccountError as error:
+            raise WorkshopError(f"{user}: {error}", "see the hub log, then run `end` again") from None
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     archive = Path(archive_to) if archive_to else ctx.registry.folder(workshop.name) / f"{workshop.name}-{stamp}.tar.gz"
@@ -54,9 +52,6 @@ def end(ctx: Context, workshop: Workshop, archive_to: Path | None = None, remove
         ctx.registry.forget(workshop.name)
         say(f"workshop {workshop.name} removed; the archive and roster stay in {ctx.registry.folder(workshop.name)}")
     else:
-        for user in members:
-            accounts.set_authorized(user, False, ctx.db_url)
-            hub.revoke_tokens(user)
         ctx.registry.save(workshop)  # ended: no teacher role or class timeout from the next hub start
         until = f"on or after {workshop.expires}" if workshop.expires else "with --remove"
         say(f"participants' logins disabled, homes kept; run `vre workshop end {workshop.name}` {until} to remove them")

@@ -34,11 +34,3 @@ class WorkshopHub(HubClient):
         """The default server's model (running or pending), None if stopped or no such user."""
         user = self.user(name)
         return (user.get("servers") or {}).get("") if user else None
-
-    def revoke_tokens(self, name: str) -> None:
-        """Delete every API token of ``name``: a disabled account keeps no way in."""
-        response = self.request("GET", f"{self.user_path(name)}/tokens", check=False)
-        if response.status_code != 200:
-            return
-        for token in response.json().get("api_tokens", []):
-            self.request("DELETE", f"{self.user_path(name)}/tokens/{token['id']}", check=False)
