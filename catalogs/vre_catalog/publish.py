@@ -145,8 +145,6 @@ def stac_collection(ident: str, m: dict, description: str, datestamp: str):
                                               media_type=STAC_MEDIA.get(access.get("protocol")), roles=["data"]))
     if m.get("landing_page"):
         coll.add_link(pystac.Link("about", m["landing_page"], media_type="text/html", title="landing page"))
-    if m.get("license"):
-        coll.add_link(pystac.Link("license", m.get("landing_page") or "", title=m["license"]))
     return coll
 
 

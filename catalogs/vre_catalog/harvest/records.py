@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..layout import POLES
+
 # VRE ``access.protocol`` <-> the online-resource protocol string written in ISO 19139 records.  `publish`
 # writes the right-hand side; `harvest` reads it back, and also the usual variants found in the poles'
 # catalogues (see _classify).
@@ -100,8 +102,11 @@ def strip_html(text: str) -> tuple[str, bool]:
     """Plain text of an abstract; True when there was markup or entities to remove."""
     if not text or not _HTML_HINT.search(text):
         return (text or "").strip(), False
-    plain = html.unescape(_TAG.sub(" ", re.sub(r"(?i)<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>", " ", text, flags=re.S)))
-    return re.sub(r"\s+", " ", plain).strip(), True
+    plain = text
+    for _ in range(2):  # twice: markup escaped once (&lt;b&gt;) is markup too once unescaped
+        plain = re.sub(r"(?is)<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>", " ", plain)
+        plain = html.unescape(_TAG.sub(" ", plain))
+    return re.sub(r"\s+", " ", _TAG.sub(" ", plain)).replace("<", "‹").replace(">", "›").strip(), True
 
 
 def iso_date(value) -> str | None:
@@ -183,7 +188,7 @@ def to_entry(rec: Record, source: str, pole: str, harvested_at: str) -> tuple[st
     abstract, abstract_html = strip_html(rec.abstract or "")
     if had_html or abstract_html:
         notes.append("HTML removed from " + " and ".join(w for w, h in (("title", had_html), ("abstract", abstract_html)) if h))
-    meta: dict = {"title": title, "pole": rec.pole or pole}
+    meta: dict = {"title": title, "pole": rec.pole if rec.pole in POLES else pole}
     for key in ("data_centre", "publisher_name", "institution"):
         value = getattr(rec, key)
         if value:

@@ -86,7 +86,9 @@ def from_stac(obj) -> Record:
         rec.abstract = obj.description or ""
         rec.datestamp = fields.get("updated")
         rec.keywords = list(obj.keywords or [])
-        rec.license = obj.license if obj.license not in (None, "proprietary", "other") else (obj.license or None)
+        # SPDX id, else the text `publish` keeps in vre:license, else the title of the license link (below)
+        rec.license = fields.get("vre:license") or (obj.license if obj.license not in ("other", "proprietary") else None)
+        rec.pole = fields.get("vre:pole")
         bboxes = obj.extent.spatial.bboxes if obj.extent and obj.extent.spatial else []
         rec.bbox = tuple(bboxes[0][:4]) if bboxes and len(bboxes[0]) == 4 else (
             (bboxes[0][0], bboxes[0][1], bboxes[0][3], bboxes[0][4]) if bboxes and len(bboxes[0]) == 6 else None)
@@ -116,7 +118,7 @@ def from_stac(obj) -> Record:
         elif link.rel == "cite-as" and not rec.doi:
             rec.doi = link.href
         elif link.rel == "license" and not rec.license:
-            rec.license = link.href
+            rec.license = link.title or link.href
     for key, asset in (obj.assets or {}).items():
         rec.links.append(Link(asset.href, asset.media_type or "", key, asset.description or asset.title or ""))
     return rec
