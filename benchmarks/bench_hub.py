@@ -12,6 +12,7 @@ stock DockerSpawner (host networking, as its docs show) with a minimal JupyterLa
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from vre_hub import engine, images, naming
+from vre_hub import engine, images, naming, network
 from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
 from vre_hub.state import StateDir
@@ -100,6 +101,9 @@ def build_minimal_image():
 def start_hub(kind: str, state_dir: Path, image: str, proxy: str) -> tuple[HubProcess, str]:
     state = StateDir(state_dir)
     env = {"VRE_PROXY_COMMAND": proxy, "VRE_USER_IMAGE": image, "VRE_CONCURRENT_SPAWN_LIMIT": "100"}
+    # The VRE hub on a users' network of its own (removed after, in run()), so that its
+    # firewall rules never replace those of an operator's hub; the stock hub uses the host's.
+    env["VRE_NETWORK"] = "host" if kind == "stock" else f"vre-bench-{os.getpid()}"
     if kind == "stock":
         import secrets
 
@@ -209,6 +213,8 @@ def run(kind: str, image: str, sizes: list[int], proxy: str) -> dict:
                                     f"bench-stock-{naming.escape_name(name)}"],
                                    capture_output=True)
                     subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
+            if hub.env["VRE_NETWORK"] != network.HOST:
+                network.remove(hub.env["VRE_NETWORK"])
         return report
 
 

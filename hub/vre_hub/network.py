@@ -18,6 +18,8 @@ loopback). Host firewall rules, as defence in depth:
   other link-local address through the host;
 * IPv6: ``INPUT -i <bridge> -j DROP`` (the network is IPv4 only).
 
+One network serves one hub: each ``vre up`` rewrites the rules with its own ports.
+Rules live in the kernel: ``vre up`` (or the Ansible role) installs them again after a reboot.
 Outbound traffic to the internet stays open for remote catalogue entries;
 ``VRE_NETWORK_INTERNAL=1`` makes the network ``internal`` (no route out at all).
 ``VRE_NETWORK=host`` puts containers in the host's network namespace, where every

@@ -324,3 +324,27 @@ def test_swap_equals_the_memory_limit_for_servers_and_jobs(hub, alice, user_imag
         assert job["NetworkMode"] == hub.network
     finally:
         requests.post(f"{jobs}/jobs/{job_id}/cancel", headers=headers, timeout=30)
+
+
+def test_internal_switch_keeps_the_hub_reachable_and_removes_the_way_out(user_image, http_server):
+    """VRE_NETWORK_INTERNAL=1: a container still reaches the gateway's allowed port (and no
+    other), and Docker drops whatever it sends out of the network (the rule is read from
+    iptables: nothing is sent outside the run's network)."""
+    need(os.geteuid() == 0, "the firewall rules need root")
+    name = f"vre-test-int-{os.urandom(3).hex()}"
+    try:
+        net = network.setup(name, [], internal=True, log=print)
+        assert net.internal and not net.icc
+        port = http_server(net.gateway)  # a stand-in for the hub API, on the gateway
+        network.install_firewall(net, [port])
+        other = http_server(net.gateway)  # not an allowed port
+        result = subprocess.run(
+            ["docker", "run", "--rm", "--network", name, "-u", "1000", "--entrypoint", "python3", user_image,
+             "-c", PROBE, f"{net.gateway}:{port}", f"{net.gateway}:{other}"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert result.stdout.split() == ["open", "refused"], result.stderr
+        rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout.splitlines()
+        assert f"-A DOCKER-ISOLATION-STAGE-1 ! -d {net.subnet} -i {net.bridge} -j DROP" in rules
+    finally:
+        network.remove(name)
