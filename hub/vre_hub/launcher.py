@@ -37,7 +37,8 @@ def offered_profiles(state: StateDir, config_file: Path = CONFIG_FILE) -> list[s
     """Names of the spawn profiles a hub run from ``state`` offers."""
     result = subprocess.run(
         [sys.executable, "-c", _PROFILES_PROBE, str(config_file)],
-        env={**os.environ, "VRE_STATE_DIR": str(state.path)},
+        # The hub API's address is not needed here, so the users' network need not exist yet.
+        env={**os.environ, "VRE_STATE_DIR": str(state.path), "VRE_HUB_API_IP": "127.0.0.1"},
         capture_output=True,
         text=True,
     )
