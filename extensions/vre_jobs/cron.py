@@ -14,11 +14,11 @@ from .parameters import SubmissionError
 
 
 def check_cron(expr: str) -> str:
-    expr = (expr or "").strip()
+    expr = expr.strip() if isinstance(expr, str) else repr(expr)
     fields = expr.split()
-    if len(fields) not in (5, 6) or not croniter.is_valid(expr):
+    if len(expr) > 200 or len(fields) not in (5, 6) or not croniter.is_valid(expr):
         raise SubmissionError(
-            f"invalid cron expression {expr!r}; use 5 fields 'minute hour day month weekday', e.g. '0 6 * * *'"
+            f"invalid cron expression {expr[:80]!r}; use 5 fields 'minute hour day month weekday', e.g. '0 6 * * *'"
         )
     return expr
 

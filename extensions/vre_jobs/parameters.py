@@ -19,15 +19,28 @@ class SubmissionError(ValueError):
     """A bad submission; its message is one line for the user."""
 
 
+MAX_PATH = 1024
+
+
+def _path_text(value, what: str, example: str) -> str:
+    """A path from a submission: a string, of sane length, without control characters
+    (it is stored, listed to admins and printed in terminals)."""
+    if not isinstance(value, str):
+        raise SubmissionError(f"{what} must be a string path; e.g. {example!r}")
+    if len(value) > MAX_PATH or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise SubmissionError(f"{what} is longer than {MAX_PATH} characters or has control characters; rename it")
+    return value
+
+
 def resolve_notebook_path(path: str, shipped_dir: str) -> str:
     """Absolute path of a notebook inside the user container.
 
     Relative paths are taken from the user's home; absolute ones must stay in the
     home or in the notebooks shipped with the image (``shipped_dir``).
     """
-    if not path or not path.strip():
+    if not path or (isinstance(path, str) and not path.strip()):
         raise SubmissionError("no notebook given; pass a path relative to your home, e.g. work/analysis.ipynb")
-    path = path.strip()
+    path = _path_text(path, "the notebook path", "work/analysis.ipynb").strip()
     path = path.removeprefix("~/")
     full = posixpath.normpath(path if path.startswith("/") else posixpath.join(HOME, path))
     if not full.endswith(".ipynb"):
@@ -42,7 +55,7 @@ def resolve_notebook_path(path: str, shipped_dir: str) -> str:
 
 def resolve_output_root(path: str | None, default: str = "jobs") -> str:
     """Absolute folder (in the user's home) under which ``<job-id>/`` folders go."""
-    path = (path or default).strip()
+    path = _path_text(path or default, "the output folder", "jobs/run1").strip()
     path = path.removeprefix("~/")
     full = posixpath.normpath(path if path.startswith("/") else posixpath.join(HOME, path))
     if full != HOME and not full.startswith(HOME + "/"):

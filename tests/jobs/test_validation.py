@@ -1,4 +1,5 @@
-"""Submission checks that need no Docker: parameter types, sweeps, paths, cron, CLI parsing."""
+"""Checks that need no Docker: parameter types, sweeps, paths, cron, CLI parsing, and
+reading what a job wrote about itself (status.json, untrusted)."""
 
 import datetime as dt
 import json
@@ -16,6 +17,7 @@ from vre_jobs.parameters import (
     resolve_output_root,
     validate_parameters,
 )
+from vre_jobs.report import MAX_STATUS_BYTES, MAX_TEXT, parse_status
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 
@@ -109,10 +111,18 @@ def test_paths_stay_in_home_or_shipped_notebooks():
         resolve_output_root("../other")
 
 
+@pytest.mark.parametrize("bad", [5, ["work/a.ipynb"], {"path": 1}, "work/\x1b[2Ja.ipynb", "work/a\n.ipynb", "w/" * 600 + "a.ipynb"])
+def test_paths_of_the_wrong_type_or_with_control_characters_are_refused(bad):
+    for check in (lambda: resolve_notebook_path(bad, "/opt/vre/notebooks"), lambda: resolve_output_root(bad)):
+        with pytest.raises(SubmissionError) as error:
+            check()
+        assert "\n" not in str(error.value) and ";" in str(error.value)
+
+
 def test_cron():
     assert check_cron(" 0 6 * * * ") == "0 6 * * *"
     assert check_cron("* * * * * */5") == "* * * * * */5"  # seconds field
-    for bad in ("", "61 * * * *", "every day", "* * * *"):
+    for bad in ("", "61 * * * *", "every day", "* * * *", 5, None, ["0 6 * * *"], "* " * 200):
         with pytest.raises(SubmissionError, match="invalid cron expression"):
             check_cron(bad)
     start = dt.datetime(2026, 3, 1, 5, 30)
@@ -153,3 +163,38 @@ def test_hub_config_entries(tmp_path, monkeypatch):
     assert roles[0]["scopes"] == ["self", "shares", ACCESS_SCOPE]
     assert roles[1] == {"name": "server", "scopes": ["users:activity!user", "access:servers!server", ACCESS_SCOPE]}
     json.dumps(service)  # plain data, loadable by the hub
+
+
+# --- status.json: written by the runner, but in the user's home, so anyone's -----------------
+
+
+def test_the_runners_own_report_reads_back():
+    report = {"job": "j1", "state": "failed", "error_name": "ValueError", "error": "ValueError: bad divisor 0",
+              "error_cell": 2, "execution_count": 2, "execution_seconds": 1.25, "started": "2026-01-01T00:00:00Z",
+              "files": ["notebook.ipynb"]}
+    assert parse_status(json.dumps(report).encode()) == {k: v for k, v in report.items() if k not in ("job", "files")}
+    assert parse_status(None) == {}
+
+
+@pytest.mark.parametrize(
+    "planted, why",
+    [
+        ({"state": "failed", "error_cell": "<img src=x onerror=alert(1)>"}, "'error_cell' is not a whole number"),
+        ({"state": "failed", "error_cell": True}, "'error_cell' is not a whole number"),
+        ({"state": "failed", "error_cell": -1}, "'error_cell' is not a whole number"),
+        ({"state": "<b>done</b>"}, "'state' is not one of running, completed, failed"),
+        ({"state": "failed", "error": {"html": "<script>"}}, "'error' is not a string"),
+        ({"state": "failed", "execution_seconds": "NaN"}, "'execution_seconds' is not a number"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_a_planted_report_of_the_wrong_shape_is_unreadable(planted, why):
+    assert why in parse_status(json.dumps(planted).encode())["unreadable"]
+
+
+def test_a_planted_report_is_bounded_and_stripped():
+    planted = {"state": "failed", "error": "\x1b[2J" + "x" * 10_000, "error_name": "E\x00\x07vil", "admin": True}
+    report = parse_status(json.dumps(planted).encode())
+    assert report == {"state": "failed", "error": "[2J" + "x" * (MAX_TEXT - 3), "error_name": "Evil"}
+    assert "larger than" in parse_status(b" " * (MAX_STATUS_BYTES + 1))["unreadable"]
+    assert parse_status(b"{not json")["unreadable"] == "status.json is not valid JSON"

@@ -192,13 +192,21 @@ def refused_within(check, seconds: float) -> requests.Response:
         time.sleep(1)
 
 
-def test_disabled_user_keeps_no_access_to_jobs(hub, backend, make_user, jobs_url):
+def logged_in_user(hub, backend, jobs_url, notebook: str):
+    """A user with a password and ``notebook`` (from tests/jobs) in ~/work: their API token,
+    and a logged-in session of the jobs page with its XSRF token."""
     password = secrets.token_urlsafe(12)
     name, token = hub.new_user(password=password)
-    backend.write_files(naming.home_volume_name(name), "work", {"sleep.ipynb": (NOTEBOOKS / "sleep.ipynb").read_bytes()})
+    backend.write_files(naming.home_volume_name(name), "work", {notebook: (NOTEBOOKS / notebook).read_bytes()})
     user = JobsUser(name, token, jobs_url)
     wait_for_service(user)
     session, xsrf = hub_session(hub.url, name, password)
+    return user, password, session, xsrf
+
+
+def test_disabled_user_keeps_no_access_to_jobs(hub, backend, make_user, jobs_url):
+    user, password, session, xsrf = logged_in_user(hub, backend, jobs_url, "sleep.ipynb")
+    name = user.name
 
     # Before: both the token and the page's cookie work; a job runs and a schedule waits.
     r = cookie_api(session, xsrf, jobs_url, "POST", "jobs", json={"notebook": "work/sleep.ipynb", "timeout": 600})
@@ -241,12 +249,8 @@ def test_disabled_user_keeps_no_access_to_jobs(hub, backend, make_user, jobs_url
 def test_account_unauthorized_by_an_admin_is_refused_on_its_next_requests(hub, backend, jobs_url):
     """What /hub/authorize's toggle does (is_authorized off, no token revoked): the hub itself
     refuses the account's old token and cookie within seconds, so the jobs service does too."""
-    password = secrets.token_urlsafe(12)
-    name, token = hub.new_user(password=password)
-    backend.write_files(naming.home_volume_name(name), "work", {"params.ipynb": (NOTEBOOKS / "params.ipynb").read_bytes()})
-    user = JobsUser(name, token, jobs_url)
-    wait_for_service(user)
-    session, xsrf = hub_session(hub.url, name, password)
+    user, _, session, xsrf = logged_in_user(hub, backend, jobs_url, "params.ipynb")
+    name, token = user.name, user.token
     assert user.api("GET", "jobs").status_code == 200
     assert cookie_api(session, xsrf, jobs_url, "GET", "jobs").status_code == 200
 
