@@ -53,7 +53,7 @@ def cmd_search(args) -> int:
     if args.json:
         print(json.dumps({"total": res.total, "entries": [
             {"id": e.id, "title": e.title, "protocol": e.protocol, "bbox": e.bbox, "time_coverage": e.time_coverage,
-             "code": e.code()} for e in res.entries], "facet_counts": res.facet_counts}, indent=2))
+             "code": e.code()} for e in res.entries], "facet_counts": dict(res.facet_counts)}, indent=2))
         return 0
     print(f"{res.total} entr{'y' if res.total == 1 else 'ies'} match" + (f" (showing {len(res)})" if len(res) < res.total else ""))
     for e in res.entries:

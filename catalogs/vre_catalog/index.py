@@ -8,7 +8,8 @@ from __future__ import annotations
 import difflib
 import re
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -145,12 +146,44 @@ def _open_catalog(path: str):
     return intake.open_catalog(path)
 
 
-@dataclass
+class _Hits(Sequence):
+    """The entries of a result, in rank order, looked up only when read (100,000 hits cost nothing until listed)."""
+
+    __slots__ = ("_all", "_order")
+
+    def __init__(self, entries: list[Entry], order: np.ndarray):
+        self._all, self._order = entries, order
+
+    def __len__(self) -> int:
+        return int(self._order.size)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._all[j] for j in self._order[i].tolist()]
+        return self._all[int(self._order[i])]
+
+    def __iter__(self):
+        return (self._all[j] for j in self._order.tolist())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, tuple, Sequence)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} entries>"
+
+
 class SearchResult:
-    entries: list[Entry]
-    facet_counts: dict[str, dict[str, int]]
-    scores: list[float] = field(default_factory=list)
-    total: int = 0
+    """Matching entries (``entries``, best first), their ``scores``, the ``total`` and ``facet_counts``."""
+
+    def __init__(self, entries, facet_counts: dict[str, dict[str, int]], scores=(), total: int | None = None):
+        self.entries = entries
+        self.facet_counts = facet_counts
+        self._scores = scores
+        self.total = len(entries) if total is None else total
+
+    @property
+    def scores(self) -> list[float]:
+        return self._scores.tolist() if isinstance(self._scores, np.ndarray) else list(self._scores)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -287,6 +320,11 @@ class CatalogIndex:
             self._facet_values[facet] = list(lookup)
             self._facet_docs[facet] = np.repeat(np.arange(n, dtype=np.int64), [len(v) for v in per_doc]) if n else np.zeros(0, dtype=np.int64)
             self._facet_codes[facet] = np.asarray(codes, dtype=np.int64)
+        # Where each document's values start in its facet's (document-ordered) pairs: counting the values of a
+        # few matching documents gathers them instead of scanning every pair.
+        self._facet_starts = {f: np.searchsorted(self._facet_docs[f], np.arange(n + 1)) for f in FACETS}
+        self._facet_totals: dict[str, np.ndarray] = {}
+        self._all_counts = None
 
         # Postings in CSR form: for token t, docs[indptr[t]:indptr[t+1]] with their BM25 contributions.
         lengths = np.bincount(doc, weights=wts, minlength=n) if n else np.zeros(0)
@@ -313,8 +351,8 @@ class CatalogIndex:
     @staticmethod
     def _facet_of(e: Entry, facet: str) -> list[str]:
         m = e.metadata
-        if facet == "pole":
-            return [e.pole]
+        if facet == "pole":  # harvested catalogues are named after their source; their entries say their pole
+            return [m.get("pole") or e.pole]
         if facet == "standard_name":
             return [v["standard_name"] for v in m.get("variables") or [] if v.get("standard_name")]
         if facet == "variable":
@@ -386,13 +424,13 @@ class CatalogIndex:
         else:
             order = np.flatnonzero(mask)
         total = int(order.size)
-        counts = self._counts(mask)
+        counts = self._counts(mask, order)
         if limit is not None:
             order = order[: max(int(limit), 0)]
-        return SearchResult([self.entries[i] for i in order], counts, scores[order].tolist(), total)
+        return SearchResult(_Hits(self.entries, order), counts, scores[order], total)
 
     def facet_counts(self) -> dict[str, dict[str, int]]:
-        return self._counts(np.ones(len(self.entries), dtype=bool))
+        return self._counts(np.ones(len(self.entries), dtype=bool), None)
 
     def _expand(self, tok: str) -> list[str]:
         """The token itself if indexed, else indexed words it prefixes (search-as-you-type)."""
@@ -444,17 +482,74 @@ class CatalogIndex:
         e_day = _NO_END if e_day is None else e_day
         return self._has_time & (self._start <= e_day) & (self._end >= s_day)
 
-    def _counts(self, mask: np.ndarray) -> dict[str, dict[str, int]]:
-        out = {}
-        for facet in FACETS:
-            docs, codes = self._facet_docs[facet], self._facet_codes[facet]
-            counts = np.bincount(codes[mask[docs]], minlength=len(self._facet_values[facet]))
-            values = self._facet_values[facet]
-            out[facet] = {values[c]: int(counts[c]) for c in np.argsort(-counts, kind="stable") if counts[c]}
-        return out
+    def _counts(self, mask: np.ndarray, hits: np.ndarray | None) -> "FacetCounts":
+        """Facet value counts over the matching documents (``hits``: their indices, None = from ``mask``),
+        computed per facet when first read (the browser shows four of the nine)."""
+        if hits is None:
+            hits = np.flatnonzero(mask)
+        if hits.size == len(self.entries):
+            if self._all_counts is None:
+                self._all_counts = FacetCounts(lambda facet: self._facet_count(facet, mask, hits))
+            return self._all_counts
+        return FacetCounts(lambda facet: self._facet_count(facet, mask, hits))
+
+    def _facet_count(self, facet: str, mask: np.ndarray, hits: np.ndarray) -> dict[str, int]:
+        """Counts of one facet over ``hits``: gather the values of few hits; mask every pair for many; for
+        nearly all documents, subtract the values of the few others from the counts over every document."""
+        codes, values = self._facet_codes[facet], self._facet_values[facet]
+        n = len(self.entries)
+        full = self._facet_totals.get(facet)
+        if full is None:
+            full = self._facet_totals[facet] = np.bincount(codes, minlength=len(values))
+        if hits.size == n:
+            counts = full
+        elif hits.size * 10 <= n:
+            counts = np.bincount(codes[self._pairs_of(facet, hits)], minlength=len(values))
+        elif hits.size * 10 >= 9 * n:
+            counts = full - np.bincount(codes[self._pairs_of(facet, np.flatnonzero(~mask))], minlength=len(values))
+        else:
+            counts = np.bincount(codes[mask[self._facet_docs[facet]]], minlength=len(values))
+        nonzero = np.flatnonzero(counts)
+        ranked = nonzero[np.argsort(-counts[nonzero], kind="stable")]
+        return dict(zip([values[c] for c in ranked.tolist()], counts[ranked].tolist()))
+
+    def _pairs_of(self, facet: str, docs: np.ndarray) -> np.ndarray:
+        """Positions of the (document, value) pairs of ``docs`` in the facet's document-ordered pairs."""
+        starts = self._facet_starts[facet]
+        first, lengths = starts[docs], starts[docs + 1] - starts[docs]
+        return np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
 
 
-CACHE_VERSION = 1
+class FacetCounts(Mapping):
+    """facet -> {value: count}, most frequent first; each facet is counted when first read."""
+
+    def __init__(self, count):
+        self._count, self._done = count, {}
+
+    def __getitem__(self, facet: str) -> dict[str, int]:
+        if facet not in FACETS:
+            raise KeyError(facet)
+        if facet not in self._done:
+            self._done[facet] = self._count(facet)
+        return self._done[facet]
+
+    def __iter__(self):
+        return iter(FACETS)
+
+    def __len__(self) -> int:
+        return len(FACETS)
+
+    def __getstate__(self):  # pickled with the index cache: store the numbers, not the closure
+        return {"done": {f: self[f] for f in FACETS}}
+
+    def __setstate__(self, state):
+        self._done, self._count = state["done"], None
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+CACHE_VERSION = 2  # 2: per-document facet offsets, lazy facet counts
 CACHE_NAME = ".vre-catalog-index.pkl"
 
 
