@@ -19,7 +19,7 @@ import traitlets
 from . import preview as _preview
 from ._catalog import FACETS, entry_variables, load_index
 from .bbox_map import BBoxMap
-from .card import card_html
+from .card import card_html, full_metadata_html
 from .messages import StatusLine, describe_error, reported
 
 _FACET_LABELS = {"pole": "Pole", "variable": "Variable", "platform": "Platform",
@@ -46,6 +46,8 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         Where Open puts the dataset; by default the IPython user namespace.
     max_listed : int
         How many results the list shows (the count above it is always the full number).
+    max_facet_values : int
+        How many values each facet list shows, most frequent first (plus the selected ones).
     preview_source : str
         Which source the quick-look reads: "sample" (embedded, fast, offline) by default.
     max_preview_values : int
@@ -64,6 +66,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                                  help="id of the selected catalogue entry")
 
     def __init__(self, index=None, *, catalog_path=None, namespace=None, max_listed: int = 200,
+                 max_facet_values: int = 50,
                  preview_source: str = "sample", tiles_url: str | None = None,
                  auto_preview: bool = True,
                  max_preview_values: int = _preview.MAX_PREVIEW_VALUES, **kwargs):
@@ -77,6 +80,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         if self.namespace is None:
             self.namespace = {}  # outside IPython: tests and scripts read browser.namespace
         self.max_listed = max_listed
+        self.max_facet_values = max_facet_values
         self.preview_source = preview_source
         self.auto_preview = auto_preview
         self.max_preview_values = max_preview_values
@@ -120,7 +124,10 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                                         layout=w.Layout(width="100px"))
         self.map = BBoxMap(tiles_url=tiles_url, layout=w.Layout(width="100%"))
         self.results_list = w.Select(options=[], rows=12, layout=w.Layout(width="98%"))
-        self.card = w.HTML("<i>Select a dataset to see its description.</i>")
+        self.card = w.HTML("<i>Select a dataset to see its description.</i>")  # the overview
+        self.card_full = w.HTML()  # every metadata field, escaped
+        self.card_tabs = w.Tab(children=[self.card, self.card_full])
+        self.card_tabs.titles = ("Overview", "Full metadata")
         self.preview_variable = w.Dropdown(description="Preview", options=[],
                                            style={"description_width": "56px"})
         self.preview_area = w.Box(layout=w.Layout(min_height="40px"))
@@ -160,7 +167,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                       layout=w.Layout(width="40%"))
         open_row = w.HBox([self.var_name, self.source_choice, self.open_button],
                           layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        right = w.VBox([self.card, self.preview_variable, self.preview_status, self.preview_area,
+        right = w.VBox([self.card_tabs, self.preview_variable, self.preview_status, self.preview_area,
                         open_row, self.open_status, self.code_box],
                        layout=w.Layout(width="60%", padding="0 0 0 8px"))
         return [top, filters, w.HBox([left, right])]
@@ -225,9 +232,8 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         self.last_search_ms = (time.perf_counter() - started) * 1e3
 
     def _show_results(self):
-        entries = self.results
-        total = len(entries)
-        shown = entries[: self.max_listed]
+        total = self.result.total
+        shown = self.result.entries[: self.max_listed]  # only these become Entry objects (100k hits are cheap)
         more = f" (first {len(shown):,} listed — refine to see others)" if total > len(shown) else ""
         self.count_label.value = f"<b>{total:,}</b> dataset{'s' if total != 1 else ''}{more}"
         options = [(f"{e.title} · {e.pole}", e.id) for e in shown]
@@ -247,8 +253,9 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
             for name, widget in self.facet_widgets.items():
                 counts = self._facet_counts.get(name, {})
                 chosen = list(self.facets.get(name, []))
-                values = sorted(counts, key=lambda v: (-counts[v], str(v)))
-                values += [v for v in chosen if v not in counts]
+                # The most frequent values (a harvested catalogue has thousands): the search box finds the rest.
+                values = sorted(counts, key=lambda v: (-counts[v], str(v)))[: self.max_facet_values]
+                values += [v for v in chosen if v not in values]
                 widget.options = [(f"{v} ({counts.get(v, 0)})", v) for v in values]
                 widget.value = tuple(v for v in chosen if v in values)
 
@@ -314,10 +321,12 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
             self.results_list.value = entry_id
         if entry_id is None:
             self.card.value = "<i>Select a dataset to see its description.</i>"
+            self.card_full.value = ""
             self.open_button.disabled = True
             return
         entry = self.index[entry_id]
         self.card.value = card_html(entry)
+        self.card_full.value = full_metadata_html(entry)
         self.source_choice.options = ["remote", "sample"] if entry.has_remote else ["sample"]
         self.source_choice.value = "sample"
         self.open_button.disabled = False
