@@ -246,6 +246,14 @@ def test_disabled_user_keeps_no_access_to_jobs(hub, backend, make_user, jobs_url
     hub_session(hub.url, name, password)
 
 
+def test_disabling_an_unknown_user_is_one_line_and_changes_nothing(hub, capsys):
+    for command in ("disable", "enable"):
+        assert vre_cli.main(["--state-dir", str(hub.state_dir), "users", command, "nobody-here"]) == 1
+        error = capsys.readouterr().err.strip()
+        assert "nobody-here" in error and "\n" not in error and ";" in error, error
+    assert hub.api("GET", "/users/nobody-here").status_code == 404
+
+
 def test_account_unauthorized_by_an_admin_is_refused_on_its_next_requests(hub, backend, jobs_url):
     """What /hub/authorize's toggle does (is_authorized off, no token revoked): the hub itself
     refuses the account's old token and cookie within seconds, so the jobs service does too."""
