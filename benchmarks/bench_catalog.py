@@ -1,12 +1,15 @@
-"""Catalogue search benchmark: 10,000 generated entries.
+"""Catalogue search benchmark: 10,000 and 100,000 generated entries.
 
 Measures, for vre_catalog.CatalogIndex and for the baseline (a plain linear scan over intake's own
 entries, i.e. what a notebook would do with ``for name in cat: cat[name].metadata ...``):
   - load time (YAML files -> searchable index; intake.open_catalog + reading every entry's metadata)
-  - p50 / p95 latency of text, facet and bbox+time queries
-and prints the figures and the ratios.  Targets: p95 <= 20 ms per query, load <= 1 s.
+  - index build time from metadata dicts and its memory (tracemalloc) and cache size
+  - p50 / p95 latency of text, facet and bbox+time queries; a query is what the browser shows: the search,
+    the counts of its four facets and the first 200 results (also printed: with all nine facets counted)
+  - the DatasetBrowser's first render on the loaded index
+and prints the figures and the ratios.  Targets: p95 <= 20 ms per query, load <= 1 s, first render <= 1 s.
 
-    python benchmarks/bench_catalog.py [--entries 10000] [--queries 200] [--baseline-queries 20]
+    python benchmarks/bench_catalog.py [--entries 10000 100000] [--queries 200] [--baseline-queries 20]
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ import yaml
 
 from vre_catalog import CatalogIndex
 from vre_catalog.index import tokenize
+
+BROWSER_FACETS = ("pole", "variable", "platform", "provider")  # vre_widgets._catalog.FACETS (no widget import here)
 
 POLES = ["odatis", "aeris", "theia", "formater"]
 WORDS = ("ocean sea temperature salinity oxygen chlorophyll current wave ice snow soil moisture vegetation biomass "
@@ -164,17 +169,40 @@ def timed(fn, items):
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--entries", type=int, default=10_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--baseline-queries", type=int, default=20)
-    args = parser.parse_args(argv)
+def index_memory(records) -> tuple[float, int]:
+    """(MiB allocated while building the index, as tracemalloc counts it (numpy included), bytes pickled)."""
+    import pickle
+    import tracemalloc
+
+    tracemalloc.start()
+    idx = CatalogIndex.from_entries(records)
+    size, _peak = tracemalloc.get_traced_memory()  # what stays allocated with the index alive
+    tracemalloc.stop()
+    del _peak
+    return size / 2**20, len(pickle.dumps(idx, protocol=5))
+
+
+def browser_first_render(idx) -> float:
+    """Seconds to construct the DatasetBrowser on a loaded index: widgets, first search, facet lists, 200 results
+    (no kernel here: benchmarks/bench_widgets.py adds the comm traffic of a real one)."""
+    try:
+        from vre_widgets import DatasetBrowser
+    except ImportError:  # the user extra is not installed
+        return float("nan")
+    DatasetBrowser(index=CatalogIndex.from_entries(make_records(20)), namespace={}, auto_preview=False).close()  # imports
+    t0 = time.perf_counter()
+    browser = DatasetBrowser(index=idx, namespace={}, auto_preview=False)
+    elapsed = time.perf_counter() - t0
+    browser.close()
+    return elapsed
+
+
+def run(entries: int, queries: int, baseline_queries: int) -> dict:
     import intake
 
-    records = make_records(args.entries)
+    records = make_records(entries)
     rng = random.Random(7)
-    text_q, facet_q, st_q = make_queries(rng, args.queries)
+    text_q, facet_q, st_q = make_queries(rng, queries)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_catalog(records, Path(tmp))
         t0 = time.perf_counter()
@@ -187,18 +215,36 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         CatalogIndex.from_entries(records)
         build_only = time.perf_counter() - t0
+        memory, pickled = index_memory(records)
+        first_render = browser_first_render(idx)
         t0 = time.perf_counter()
         cat = intake.open_catalog(str(path))
         n_base = sum(1 for _ in baseline_entries(cat))
         load_base = time.perf_counter() - t0
-        assert len(idx) == n_base == args.entries
+        assert len(idx) == n_base == entries
+
+        def query(**kwargs):
+            """One search as a screen shows it: the facet counts the browser lists and the first 200 results."""
+            res = idx.search(**kwargs)
+            for facet in BROWSER_FACETS:
+                res.facet_counts[facet]
+            return res.entries[:200]
+
+        def query_all_facets(**kwargs):
+            res = idx.search(**kwargs)
+            return dict(res.facet_counts), res.entries[:200]
 
         ours = {
-            "text": timed(lambda q: idx.search(text=q), text_q),
-            "facet": timed(lambda q: idx.search(facets=q), facet_q),
-            "bbox+time": timed(lambda q: idx.search(bbox=q[0], time=q[1]), st_q),
+            "text": timed(lambda q: query(text=q), text_q),
+            "facet": timed(lambda q: query(facets=q), facet_q),
+            "bbox+time": timed(lambda q: query(bbox=q[0], time=q[1]), st_q),
         }
-        k = args.baseline_queries
+        all_facets = {
+            "text": timed(lambda q: query_all_facets(text=q), text_q),
+            "facet": timed(lambda q: query_all_facets(facets=q), facet_q),
+            "bbox+time": timed(lambda q: query_all_facets(bbox=q[0], time=q[1]), st_q),
+        }
+        k = baseline_queries
         base = {
             "text": timed(lambda q: baseline_search(cat, text=q), text_q[:k]),
             "facet": timed(lambda q: baseline_search(cat, facets=q), facet_q[:k]),
@@ -209,22 +255,46 @@ def main(argv=None) -> int:
             assert set(idx.search(bbox=q[0], time=q[1]).ids) == set(baseline_search(cat, bbox=q[0], time_range=q[1]))
         for q in facet_q[:k]:
             assert set(idx.search(facets=q).ids) == set(baseline_search(cat, facets=q))
+    return {"entries": entries, "queries": queries, "k": k, "load_ours": load_ours, "load_cold": load_cold,
+            "build_only": build_only, "memory": memory, "pickled": pickled, "first_render": first_render,
+            "load_base": load_base, "ours": ours, "all_facets": all_facets, "base": base}
 
-    print(f"catalogue: {args.entries} entries in 4 pole YAML files; {args.queries} queries per kind "
-          f"({k} for the baseline)")
-    print(f"{'':<22}{'vre_catalog':>14}{'baseline (intake scan)':>26}{'ratio':>10}")
-    print(f"{'load (s)':<22}{load_ours:>14.3f}{load_base:>26.3f}{load_base / load_ours:>9.1f}x   (cached index vs intake open + walk)")
-    print(f"{'  cold load (s)':<22}{load_cold:>14.3f}{'':>26}{'':>10}   (YAML parse + build, first use)")
-    print(f"{'  index build (s)':<22}{build_only:>14.3f}{'':>26}{'':>10}   (from metadata dicts)")
+
+def report(r: dict) -> tuple[float, bool]:
+    print(f"\ncatalogue: {r['entries']:,} entries in 4 pole YAML files; {r['queries']} queries per kind "
+          f"({r['k']} for the baseline)")
+    print(f"{'':<24}{'vre_catalog':>14}{'baseline (intake scan)':>26}{'ratio':>10}")
+    print(f"{'load (s)':<24}{r['load_ours']:>14.3f}{r['load_base']:>26.3f}{r['load_base'] / r['load_ours']:>9.1f}x   (cached index vs intake open + walk)")
+    print(f"{'  cold load (s)':<24}{r['load_cold']:>14.3f}{'':>36}   (YAML parse + build, first use)")
+    print(f"{'  index build (s)':<24}{r['build_only']:>14.3f}{'':>36}   (from metadata dicts)")
+    print(f"{'  index memory (MiB)':<24}{r['memory']:>14.1f}{'':>36}   (tracemalloc, entries + arrays; cache {r['pickled'] / 2**20:.1f} MiB)")
+    print(f"{'browser first render (s)':<24}{r['first_render']:>14.3f}{'':>36}   (DatasetBrowser on the loaded index)")
     worst_p95 = 0.0
-    for kind in ours:
+    for kind in r["ours"]:
         for q in (50, 95):
-            a, b = percentile(ours[kind], q), percentile(base[kind], q)
+            a, b, c = percentile(r["ours"][kind], q), percentile(r["base"][kind], q), percentile(r["all_facets"][kind], q)
             worst_p95 = max(worst_p95, a) if q == 95 else worst_p95
-            print(f"{f'{kind} p{q} (ms)':<22}{a:>14.2f}{b:>26.1f}{b / a:>9.0f}x")
-    ok = worst_p95 <= 20 and load_ours <= 1.0
+            print(f"{f'{kind} p{q} (ms)':<24}{a:>14.2f}{b:>26.1f}{b / a:>9.0f}x   (all 9 facets counted: {c:.2f})")
+    ok = worst_p95 <= 20 and r["load_ours"] <= 1.0 and not r["first_render"] > 1.0
     print(f"targets: p95 <= 20 ms -> {'met' if worst_p95 <= 20 else 'MISSED'} (worst {worst_p95:.2f} ms); "
-          f"load <= 1 s -> {'met' if load_ours <= 1.0 else 'MISSED'} ({load_ours:.2f} s)")
+          f"load <= 1 s -> {'met' if r['load_ours'] <= 1.0 else 'MISSED'} ({r['load_ours']:.2f} s); "
+          f"first render <= 1 s -> {'met' if not r['first_render'] > 1.0 else 'MISSED'} ({r['first_render']:.2f} s)")
+    return worst_p95, ok
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--baseline-queries", type=int, default=20)
+    args = parser.parse_args(argv)
+    import os
+
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    ok = True
+    for n in args.entries:
+        ok &= report(run(n, args.queries, args.baseline_queries))[1]
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every figure)")
     return 0 if ok else 1
 
 
