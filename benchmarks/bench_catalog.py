@@ -176,9 +176,8 @@ def index_memory(records) -> tuple[float, int]:
 
     tracemalloc.start()
     idx = CatalogIndex.from_entries(records)
-    size, _peak = tracemalloc.get_traced_memory()  # what stays allocated with the index alive
+    size = tracemalloc.get_traced_memory()[0]  # what stays allocated with the index alive
     tracemalloc.stop()
-    del _peak
     return size / 2**20, len(pickle.dumps(idx, protocol=5))
 
 

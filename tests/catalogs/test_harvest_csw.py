@@ -20,6 +20,7 @@ import xarray as xr
 import yaml
 from lxml import etree
 
+from vre_catalog import CatalogIndex
 from vre_catalog.check import _validator as validator
 from vre_catalog.cli import main as catalog_cli
 from vre_catalog.harvest import HarvestError, Source, harvest
@@ -151,6 +152,12 @@ def test_harvest_iso_records_into_a_catalogue_plain_intake_opens(csw, tmp_path, 
     assert got["nc"] == [0.0, 1.0, 2.0, 3.0, 4.0] and got["csv"] == [1.5, 2.5]
     assert "syn-wms-only" in got["record"]  # the link-only entry opens the record's own ISO document
     assert got["leaked"] == []
+
+    # The search index and `vre catalog search` read the harvested root like the curated one.
+    idx = CatalogIndex.from_catalog(out / "catalog.yaml", cache=False)
+    assert len(idx) == 12 and idx.facet_counts()["pole"] == {"odatis": 12}
+    assert idx.search("lambert").ids == ["sextant.syn_lambert"]
+    assert idx["sextant.syn_ocean_csv"].open()["t"].tolist() == [1.5, 2.5]
 
 
 def test_bad_records_are_kept_or_skipped_with_a_reason(csw, tmp_path):
