@@ -39,6 +39,16 @@ c.JupyterHub.hub_bind_url = f"http://{hub_api_ip}:{env('VRE_HUB_API_PORT', '8081
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('VRE_PROXY_API_PORT', '8001')}"
 if env("VRE_PROXY_COMMAND"):
     c.ConfigurableHTTPProxy.command = [env("VRE_PROXY_COMMAND")]
+# Per-user subdomains (origin isolation, see vre_hub/subdomains.py): with
+# VRE_SUBDOMAIN_HOST=https://vre.example.org the hub is there and each user's server at
+# <user>.vre.example.org, so what a user serves cannot act with a visitor's cookies on the
+# hub or on another user's server. Needs wildcard DNS and a wildcard TLS certificate
+# (Ansible: vre_wildcard_domain); http://vre.localhost:8000 works locally without DNS.
+if env("VRE_SUBDOMAIN_HOST"):
+    from vre_hub.subdomains import subdomain_hook  # noqa: E402
+
+    c.JupyterHub.subdomain_host = env("VRE_SUBDOMAIN_HOST")
+    c.JupyterHub.subdomain_hook = subdomain_hook
 
 # --- who can log in ------------------------------------------------------------------------
 # Default, safe on a single host: NativeAuthenticator. People sign up at /hub/signup and an
