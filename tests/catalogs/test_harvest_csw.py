@@ -260,3 +260,13 @@ def test_unknown_source_and_bad_sources_file_say_what_to_fix(tmp_path, capsys):
     assert catalog_cli(["harvest", "x", "--sources", str(bad), "--out", str(tmp_path)]) == 2
     assert "protocol must be one of csw, stac, opensearch, not 'ftp'" in capsys.readouterr().err
     assert list(tmp_path.glob("*.yaml")) == [bad]  # nothing written
+
+
+def test_shipped_sources_file_is_valid():
+    """The production sources (never contacted by the tests): one per pole catalogue, each readable."""
+    from vre_catalog.harvest import load_sources
+
+    sources = load_sources()
+    assert sources["sextant"].url == "https://sextant.ifremer.fr/geonetwork/srv/eng/csw"
+    assert {s.pole for s in sources.values()} == {"odatis", "aeris", "theia", "formater"}
+    assert {s.protocol for s in sources.values()} == {"csw", "stac", "opensearch"}

@@ -146,3 +146,30 @@ def test_opensearch_geojson_and_atom(tmp_path):
     assert a["metadata"]["geospatial_lat_max"] == 44.0 and atom.requests == 1
     root = yaml.safe_load((tmp_path / "o" / "catalog.yaml").read_text())["sources"]
     assert sorted(root) == ["resto", "resto_atom"]
+
+
+def test_stac_api_collections_through_pystac_client(tmp_path):
+    """The STAC API path (pystac-client, /collections paging).  The landing page and the /collections page are
+    static JSON files of the shape a STAC API returns (what Hydroweb.next answers), served on 127.0.0.1."""
+    no_proxy_env()
+    api = tmp_path / "www" / "api"
+    api.mkdir(parents=True)
+    with StaticServer(tmp_path / "www") as srv:
+        base = f"{srv.url}/api"
+        root = {"type": "Catalog", "stac_version": "1.0.0", "id": "synthetic-api", "description": "SYNTHETIC API",
+                "conformsTo": ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/collections"],
+                "links": [{"rel": "self", "href": f"{base}/root.json"}, {"rel": "root", "href": f"{base}/root.json"},
+                          {"rel": "data", "href": f"{base}/collections.json", "type": "application/json"}]}
+        colls = []
+        for i in range(3):
+            coll = collection(f"api-coll-{i}", f"SYNTHETIC API collection {i}", asset=f"{srv.url}/level{i}.zarr")
+            coll.set_self_href(f"{base}/collections/api-coll-{i}")
+            colls.append(coll.to_dict())
+        (api / "root.json").write_text(json.dumps(root))
+        (api / "collections.json").write_text(json.dumps({"collections": colls, "links": []}))
+        report = harvest(Source("hydroweb", "stac", f"{base}/root.json", "theia", rate_limit=0), tmp_path / "o")
+    entries = yaml.safe_load((tmp_path / "o" / "hydroweb.yaml").read_text())["sources"]
+    assert sorted(entries) == ["api_coll_0", "api_coll_1", "api_coll_2"] and report.skipped == []
+    assert entries["api_coll_1"]["driver"] == "zarr"
+    assert entries["api_coll_1"]["metadata"]["harvest"]["record_url"] == f"{base}/collections/api-coll-1"
+    assert report.requests == 3  # landing page (pystac), landing page (pystac-client), one /collections page

@@ -10,7 +10,8 @@ from .records import Link, Record
 PROVIDER_ROLES = {"host": "data_centre", "producer": "institution", "licensor": "publisher"}  # `publish` writes the same
 
 
-def _stac_io(throttle, timeout: float):
+def _static_io(throttle, timeout: float):
+    """pystac's StacIO for static catalogues, every HTTP read through the rate limit."""
     from pystac.stac_io import DefaultStacIO
 
     class ThrottledStacIO(DefaultStacIO):
@@ -27,17 +28,28 @@ def _stac_io(throttle, timeout: float):
     return ThrottledStacIO()
 
 
+def _api_io(throttle, timeout: float):
+    """pystac-client's StacApiIO (API pages), every request through the rate limit."""
+    from pystac_client.stac_api_io import StacApiIO
+
+    class ThrottledStacApiIO(StacApiIO):
+        def request(self, href, *args, **kwargs):
+            throttle.wait()
+            return super().request(href, *args, **kwargs)
+
+    return ThrottledStacApiIO(timeout=timeout)
+
+
 def _walk(source, throttle, timeout):
     """Collections (and items when asked) of the API or static catalogue at ``source.url``."""
     import pystac
 
-    io = _stac_io(throttle, timeout)
-    root = pystac.Catalog.from_file(source.url, stac_io=io)
+    root = pystac.Catalog.from_file(source.url, stac_io=_static_io(throttle, timeout))
     with_items = bool(source.options.get("items"))
     if root.extra_fields.get("conformsTo"):  # a STAC API: paged /collections and /search
         from pystac_client import Client
 
-        client = Client.open(source.url, stac_io=io)
+        client = Client.open(source.url, stac_io=_api_io(throttle, timeout))
         for coll in client.get_collections():
             yield coll
             if with_items:
