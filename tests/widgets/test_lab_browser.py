@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 
 import pytest
 
@@ -178,3 +179,41 @@ def test_explorer_click_and_keyboard(lab_server, page, shots):
     page.screenshot(path=shots / "6-explorer.png", full_page=True)
     assert lab.cell_output(cell) == "True 1 station"
     assert page.blocked == [], f"requests left loopback: {page.blocked[:5]}"
+
+
+def test_record_card_tabs_show_hostile_metadata_as_text(lab_server, page, shots):
+    """Overview and Full metadata tabs in a real browser, on an entry whose metadata carries markup (as a
+    careless or hostile catalogue record would): shown as text, nothing runs, no element is injected."""
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    lab_server.write_notebook("card.ipynb")
+    lab.open_notebook(page, lab_server.url, "card.ipynb", lab_server.token)
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    lab.run_cell(page, textwrap.dedent(f"""\
+        from vre_catalog import CatalogIndex
+        from vre_widgets import DatasetBrowser
+        h = {hostile!r}
+        idx = CatalogIndex.from_entries([{{"id": "sextant.syn_hostile", "pole": "odatis", "title": "SYNTHETIC " + h,
+            "description": "Abstract " + h, "keywords": [h], "geospatial_lon_min": -10, "geospatial_lon_max": 5,
+            "geospatial_lat_min": 40, "geospatial_lat_max": 50, "time_coverage_start": "2001-01-01",
+            "links": [{{"url": "javascript:alert(3)", "protocol": "api", "name": h}}],
+            "harvest": {{"source": "sextant", "identifier": "syn-hostile", "datestamp": "2024",
+                        "harvested": "2024", "readable": False, "note": h}}}}])
+        browser = DatasetBrowser(index=idx, namespace={{}}, auto_preview=False)
+        browser.selected = "sextant.syn_hostile"
+        browser"""))
+    widget = page.locator(WIDGET)
+    card = widget.locator(".vre-card")
+    card.locator("h4", has_text="SYNTHETIC <script>").wait_for()
+    assert "Abstract <script>alert(1)</script>" in card.inner_text()
+    assert card.locator("svg.vre-card-extent rect").count() == 1
+    widget.get_by_text("Full metadata", exact=True).click()
+    full = widget.locator(".vre-card-full")
+    full.wait_for()
+    text = full.inner_text()
+    assert "readable" in text and "javascript:alert(3)" in text  # shown as text, not as a link
+    page.screenshot(path=shots / "6-card-full-metadata.png", full_page=True)
+    assert widget.locator(".vre-card img, .vre-card-full img, .vre-card script, .vre-card-full script").count() == 0
+    assert widget.locator(".vre-card a[href^='javascript'], .vre-card-full a").count() == 0
+    page.wait_for_timeout(500)
+    assert dialogs == [] and page.js_errors == []
