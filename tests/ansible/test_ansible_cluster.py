@@ -7,6 +7,7 @@ leaves the swarm at the end only if the playbook created it.
 """
 
 import fcntl
+import json
 
 import pytest
 import requests
@@ -89,6 +90,23 @@ def test_swarm_spawner_starts_a_service_that_answers_through_the_hub(cluster, co
         assert f"volume:{cluster.prefix}home-{name}:false" in mounts
         assert f"volume:{cluster.prefix}dataref:true" in mounts
         assert not any("docker.sock" in m for m in mounts)
+
+        # The single-host hardening, where Swarm has it (the role's README says where not).
+        spec = json.loads(docker("service", "inspect", "--format",
+                                 "{{json .Spec.TaskTemplate}}", service).stdout)
+        assert spec["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
+        assert spec["Resources"]["Limits"]["Pids"] == 2048
+        task = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}").stdout.split()[0]
+        host = json.loads(docker("inspect", "--format", "{{json .HostConfig}}", task).stdout)
+        assert host["CapDrop"] == ["ALL"] and host["PidsLimit"] == 2048
+        no_new_privs = docker("exec", task, "grep", "NoNewPrivs", "/proc/self/status").stdout.split()[-1]
+        api = docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
+        if tuple(map(int, api.split("."))) >= (1, 44):
+            assert spec["ContainerSpec"]["Privileges"]["NoNewPrivileges"] is True and no_new_privs == "1"
+        else:  # the engine drops the field: the hub says so
+            hub_log = docker("logs", f"{cluster.prefix}hub")
+            assert "ignores no-new-privileges for Swarm services" in hub_log.stdout + hub_log.stderr
+            print(f"Docker Engine API {api}: no-new-privileges not applied to Swarm tasks (NoNewPrivs {no_new_privs})")
 
         token = client.token_for(name, note="ansible swarm test")
         headers = {"Authorization": f"token {token}"}
