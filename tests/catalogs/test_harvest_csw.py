@@ -6,7 +6,6 @@ served on 127.0.0.1, so the harvested intake sources are really opened, by plain
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
