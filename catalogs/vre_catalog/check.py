@@ -226,3 +226,31 @@ def count_entries(path: str | Path) -> tuple[int, int]:
     tree = read_tree(Path(path))
     entries = sum(1 for p in tree.poles for n in p.sources if not n.endswith(REMOTE_SUFFIX))
     return 1 + len(tree.poles), entries
+
+
+SAMPLE_KINDS = ("real", "synthetic", "staged")  # staged: a subset copied into Dataref by an operator
+
+
+def sample_counts(path: str | Path) -> dict[str, dict[str, int]]:
+    """{pole: {"real": n, "synthetic": n, "staged": n}} over the sample entries of a root catalogue."""
+    from .layout import read_tree
+
+    counts = {}
+    for pole in read_tree(Path(path)).poles:
+        kinds = dict.fromkeys(SAMPLE_KINDS, 0)
+        for name, spec in pole.sources.items():
+            kind = (((spec or {}).get("metadata") or {}).get("sample") or {}).get("kind")
+            if not name.endswith(REMOTE_SUFFIX) and kind in kinds:
+                kinds[kind] += 1
+        counts[pole.pole] = kinds
+    return counts
+
+
+def format_counts(counts: dict[str, dict[str, int]]) -> str:
+    """The per-pole table `vre catalog check` prints."""
+    rows = [f"{'pole':<10}" + "".join(f"{kind:>11}" for kind in SAMPLE_KINDS)]
+    for pole, kinds in counts.items():
+        rows.append(f"{pole:<10}" + "".join(f"{kinds[kind]:>11}" for kind in SAMPLE_KINDS))
+    total = {kind: sum(k[kind] for k in counts.values()) for kind in SAMPLE_KINDS}
+    rows.append(f"{'total':<10}" + "".join(f"{total[kind]:>11}" for kind in SAMPLE_KINDS))
+    return "\n".join(rows)

@@ -82,7 +82,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import check_catalog, count_entries
+    from .check import check_catalog, count_entries, format_counts, sample_counts
 
     path = Path(args.path) if args.path else default_catalog_path()
     samples = path.resolve().parent / "samples"
@@ -101,6 +101,7 @@ def cmd_check(args) -> int:
         return 1
     files, entries = count_entries(path)
     print(f"ok: {files} catalogue files, {entries} entries valid" + ("" if args.no_open else ", every sample opens"))
+    print("samples per pole (every real one with its licence and citation):\n" + format_counts(sample_counts(path)))
     return 0
 
 

@@ -1,6 +1,6 @@
 """`vre catalog publish` -> a real pycsw on 127.0.0.1 -> `vre catalog harvest` keeps every field of the schema.
 
-The curated catalogue (32 entries) is published as ISO 19139 (pygeometa) and as a static STAC catalogue (pystac);
+The curated catalogue (42 entries) is published as ISO 19139 (pygeometa) and as a static STAC catalogue (pystac);
 pycsw loads the ISO files like any GeoNetwork harvester would, OWSLib reads them back.
 """
 from __future__ import annotations
@@ -34,22 +34,22 @@ def published(tmp_path_factory, catalog_path):
 def test_publish_writes_iso_and_stac(published, catalog_path):
     curated = list(curated_entries(catalog_path))
     files = sorted((published / "iso19139").glob("*.xml"))
-    assert len(files) == len(curated) == 32
+    assert len(files) == len(curated) == 42
     ns = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco"}
     doc = etree.parse(str(published / "iso19139" / f"{ID_PREFIX}odatis.argo_profiles.xml"))
     assert doc.findtext(".//gmd:fileIdentifier/gco:CharacterString", namespaces=ns) == f"{ID_PREFIX}odatis.argo_profiles"
     for name in doc.iterfind(".//gmd:MD_Format/gmd:name", ns):  # valid ISO: the format name is a CharacterString
         assert name.find("gco:CharacterString", ns) is not None
     root = json.loads((published / "stac" / "catalog.json").read_text())
-    assert root["type"] == "Catalog" and len([l for l in root["links"] if l["rel"] == "child"]) == 32
+    assert root["type"] == "Catalog" and len([l for l in root["links"] if l["rel"] == "child"]) == 42
 
 
 def test_round_trip_publish_pycsw_harvest_keeps_every_schema_field(published, catalog_path, tmp_path):
     with PycswServer(tmp_path / "pycsw", published / "iso19139") as csw:
-        assert csw.loaded == 32
+        assert csw.loaded == 42
         report = harvest(Source("vre", "csw", csw.url, "odatis", rate_limit=0, options={"page_size": 10}), tmp_path / "h")
     harvested = yaml.safe_load((tmp_path / "h" / "vre.yaml").read_text())["sources"]
-    assert len(harvested) == 32 and report.skipped == []
+    assert len(harvested) == 42 and report.skipped == []
     fields = set(schema()["properties"]) - NOT_PUBLISHED - HARVEST_ONLY
     compared, lost = set(), []
     for ident, meta, description, _ in curated_entries(catalog_path):

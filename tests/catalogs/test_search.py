@@ -28,11 +28,12 @@ def test_no_result(index):
 
 def test_facets_combine_or_within_and_across(index):
     odatis = index.search(facets={"pole": ["odatis"]})
-    assert len(odatis) == 8 and all(e.pole == "odatis" for e in odatis)
+    per_pole = index.facet_counts()["pole"]
+    assert len(odatis) == per_pole["odatis"] >= 8 and all(e.pole == "odatis" for e in odatis)
     both = index.search(facets={"pole": ["odatis", "aeris"]})
-    assert len(both) == 16
+    assert len(both) == per_pole["odatis"] + per_pole["aeris"]
     sst = index.search(facets={"standard_name": ["sea_surface_temperature"]})
-    assert set(sst.ids) == {"odatis.sst_coastal_daily", "odatis.enso_sst_nino12"}
+    assert set(sst.ids) == {"odatis.sst_coastal_daily", "odatis.enso_sst_nino12", "odatis.ostia_sst_tropics_monthly"}
     assert index.search(facets={"pole": ["aeris"], "standard_name": ["sea_surface_temperature"]}).ids == []
     assert set(index.search(facets={"protocol": ["zarr"]}).ids) == {"odatis.ocean_environment_monthly"}
     assert "odatis.argo_profiles" in index.search(facets={"platform": ["profiling float"]}).ids
@@ -47,11 +48,17 @@ def test_unknown_facet_is_a_clear_error(index):
 
 def test_facet_counts_over_results_and_whole_catalogue(index):
     counts = index.facet_counts()
-    assert counts["pole"] == {"odatis": 8, "aeris": 8, "theia": 8, "formater": 8}
+    from vre_catalog.check import sample_counts
+
+    from vre_catalog.layout import REPO_CATALOG
+
+    expected = {pole: sum(kinds.values()) for pole, kinds in sample_counts(REPO_CATALOG).items()}
+    assert counts["pole"] == expected and min(expected.values()) >= 8
     assert set(counts) >= {"pole", "standard_name", "platform", "provider", "protocol"}
     res = index.search("temperature")
     assert sum(res.facet_counts["pole"].values()) == res.total
-    assert res.facet_counts["standard_name"]["air_temperature"] == 2
+    with_air_temperature = [e for e in res.entries if any(v["standard_name"] == "air_temperature" for v in e.variables)]
+    assert res.facet_counts["standard_name"]["air_temperature"] == len(with_air_temperature) >= 2
 
 
 def test_bbox_intersection(index):

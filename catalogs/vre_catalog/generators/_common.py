@@ -42,3 +42,34 @@ def coord_attrs(ds) -> None:
         ds["longitude"].attrs = {"standard_name": "longitude", "units": "degrees_east", "long_name": "Longitude"}
     if "time" in ds.coords:
         ds["time"].attrs = {"standard_name": "time", "long_name": "Time"}
+
+
+def package_file(distribution: str, path: str):
+    """A data file shipped inside an installed distribution, found without importing the package.
+
+    Importing is avoided on purpose: some data packages do work at import time (pcse writes
+    ~/.pcse, elapid imports rasterio and geopandas); the file is all a sample needs.
+    """
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise ImportError(f"{distribution} is not installed", name=distribution) from None
+    located = dist.locate_file(path)
+    if not located.exists():
+        raise FileNotFoundError(f"{distribution} {dist.version} has no {path}")
+    return located
+
+
+def real_attrs(title: str, package: str, file: str, citation: str, license: str, **extra) -> dict:
+    """Global attributes of a real sample: where it came from, how to cite it, its licence."""
+    return {
+        "title": title,
+        "Conventions": "CF-1.10, ACDD-1.3",
+        "source": f"{package}: {file}",
+        "references": citation,
+        "license": license,
+        "sample_kind": "real",
+        **extra,
+    }

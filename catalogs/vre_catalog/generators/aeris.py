@@ -6,7 +6,7 @@ import pandas as pd
 import xarray as xr
 
 from ..samples import sample
-from ._common import annual, ar1, coord_attrs, synthetic_attrs
+from ._common import annual, ar1, coord_attrs, package_file, synthetic_attrs
 
 
 @sample("aeris/co2_mauna_loa_weekly.csv", kind="real")
@@ -16,6 +16,22 @@ def co2_mauna_loa_weekly(rng):
 
     df = co2.load_pandas().data
     return pd.DataFrame({"time": df.index.strftime("%Y-%m-%d"), "co2": df["co2"].to_numpy()})
+
+
+@sample("aeris/southern_oscillation_index_monthly.csv", kind="real")
+def southern_oscillation_index_monthly(rng):
+    """Real: the Darwin-based Southern Oscillation Index 1866-2013 (NCAR CGD), shipped by iris-sample-data."""
+    with xr.open_dataset(package_file("iris-sample-data", "iris_sample_data/sample_data/SOI_Darwin.nc")) as src:
+        soi = src["SOI_Darwin"].load()
+    return pd.DataFrame({"time": soi.time.dt.strftime("%Y-%m-%d").values, "soi": soi.values.round(3)})
+
+
+@sample("aeris/seattle_weather_daily.csv", kind="real")
+def seattle_weather_daily(rng):
+    """Real: NOAA daily weather at Seattle (Sea-Tac) 2012-2015, shipped by vega_datasets."""
+    df = pd.read_csv(package_file("vega_datasets", "vega_datasets/_data/seattle-weather.csv"))
+    return pd.DataFrame({"time": pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d"), "pr": df["precipitation"],
+                         "tasmax": df["temp_max"], "tasmin": df["temp_min"], "wind": df["wind"], "weather": df["weather"]})
 
 
 @sample("aeris/air_quality_paris_hourly.csv", seed=75)

@@ -6,7 +6,7 @@ import pandas as pd
 import xarray as xr
 
 from ..samples import sample
-from ._common import annual, ar1, coord_attrs, synthetic_attrs
+from ._common import annual, ar1, coord_attrs, package_file, synthetic_attrs
 
 # Truth of the GNSS sample, recorded in the catalogue metadata as well.
 GNSS_TRUTH = {"velocity_east_mm_per_yr": 19.8, "velocity_north_mm_per_yr": 15.9, "velocity_up_mm_per_yr": -0.4,
@@ -15,6 +15,45 @@ GNSS_TRUTH = {"velocity_east_mm_per_yr": 19.8, "velocity_north_mm_per_yr": 15.9,
 # Earthquake-prone areas of metropolitan France: (lon, lat, spread degrees, share of events).
 SEISMIC_ZONES = [(6.6, 45.2, 0.9, 0.34), (0.2, 42.9, 1.0, 0.28), (7.6, 48.2, 0.5, 0.10), (-2.5, 47.5, 1.2, 0.12),
                  (-0.5, 46.3, 0.8, 0.10), (2.8, 45.3, 0.6, 0.06)]
+
+
+def _iers_eop_c04() -> pd.DataFrame:
+    """IERS EOP 20 C04 daily series 1962-now, as shipped by astropy-iers-data (data/eopc04.1962-now)."""
+    columns = ["year", "month", "day", "hour", "mjd", "x", "y", "ut1_utc", "dx", "dy", "xrt", "yrt", "lod",
+               "x_err", "y_err", "ut1_utc_err", "dx_err", "dy_err", "xrt_err", "yrt_err", "lod_err"]
+    path = package_file("astropy-iers-data", "astropy_iers_data/data/eopc04.1962-now")
+    df = pd.read_csv(path, comment="#", sep=r"\s+", header=None, names=columns)
+    df["time"] = pd.to_datetime(df[["year", "month", "day"]]).dt.strftime("%Y-%m-%d")
+    return df
+
+
+@sample("formater/polar_motion_daily.csv", kind="real")
+def polar_motion_daily(rng):
+    """Real: daily pole coordinates x, y (arcsec) of IERS EOP 20 C04, 1962-now."""
+    return _iers_eop_c04()[["time", "x", "y", "x_err", "y_err"]]
+
+
+@sample("formater/length_of_day_daily.csv", kind="real")
+def length_of_day_daily(rng):
+    """Real: daily UT1-UTC and excess length of day (s) of IERS EOP 20 C04, 1962-now."""
+    return _iers_eop_c04()[["time", "ut1_utc", "lod", "lod_err"]]
+
+
+@sample("formater/igrf14_gauss_coefficients.csv", kind="real")
+def igrf14_gauss_coefficients(rng):
+    """Real: the IGRF-14 Gauss coefficients g, h (nT) of every epoch 1900-2025 (+ secular variation to 2030), shipped by ppigrf."""
+    lines = package_file("ppigrf", "ppigrf/IGRF14.shc").read_text().splitlines()
+    body = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+    epochs = [float(e) for e in body[1]]  # body[0]: the SHC header (degrees, number of epochs...)
+    rows = []
+    for n, m, *values in body[2:]:
+        n, m = int(n), int(m)
+        for epoch, value in zip(epochs, values):
+            rows.append((int(epoch), n, abs(m), "g" if m >= 0 else "h", float(value)))
+    df = pd.DataFrame(rows, columns=["epoch", "n", "m", "kind", "value"])
+    wide = df.pivot_table(index=["epoch", "n", "m"], columns="kind", values="value").reset_index()
+    wide["h"] = wide["h"].fillna(0.0)  # h_n0 does not exist
+    return wide[["epoch", "n", "m", "g", "h"]]
 
 
 @sample("formater/gnss_displacement_daily.csv", seed=2000)

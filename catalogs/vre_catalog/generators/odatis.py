@@ -8,7 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from ..samples import sample
-from ._common import synthetic_attrs
+from ._common import package_file, real_attrs, synthetic_attrs
 from ._geo import distance_to_land_km, land_mask, mediterranean
 
 # The NE Atlantic / European shelf grid shared by the environment, bathymetry and species samples.
@@ -270,6 +270,33 @@ def enso_sst_nino12(rng):
     long["time"] = pd.to_datetime({"year": long["YEAR"].astype(int), "month": long["month"].map(months), "day": 15})
     long = long.sort_values("time")
     return pd.DataFrame({"time": long["time"].dt.strftime("%Y-%m-%d"), "sst": long["sst"].to_numpy()})
+
+
+@sample("odatis/ostia_sst_tropics_monthly.nc", kind="real")
+def ostia_sst_tropics_monthly(rng):
+    """Real: the OSTIA monthly SST of the equatorial band (5S-5N) shipped by iris-sample-data."""
+    file = "iris_sample_data/sample_data/ostia_monthly.nc"
+    with xr.open_dataset(package_file("iris-sample-data", file)) as src:
+        sst = src["surface_temperature"].load()
+    sst = sst.assign_coords(longitude=((sst.longitude + 180) % 360) - 180).sortby("longitude")
+    sst = sst.drop_vars([c for c in sst.coords if c not in ("time", "latitude", "longitude")])
+    ds = xr.Dataset({"sst": sst.astype("float32")})
+    ds["sst"].attrs = _cf("sst", "sea_surface_temperature", "K", "Sea surface temperature, monthly mean (OSTIA)")
+    _coord_attrs(ds)
+    ds.attrs = real_attrs("OSTIA monthly sea surface temperature, equatorial band 5S-5N, 2006-04 to 2010-09",
+                          "iris-sample-data", file,
+                          "Donlon et al. (2012), The Operational Sea Surface Temperature and Sea Ice Analysis (OSTIA) "
+                          "system, Remote Sens. Environ. 116, 140-158, doi:10.1016/j.rse.2010.10.017",
+                          "Open Government Licence v3 (Crown copyright, Met Office)")
+    return ds
+
+
+@sample("odatis/buoy_temperature_gulf_of_maine.csv", kind="real")
+def buoy_temperature_gulf_of_maine(rng):
+    """Real: 30-minute water temperature (1 m) at NERACOOS buoy B01, Gulf of Maine, 2016-02..2017-03 (bokeh_sampledata)."""
+    df = pd.read_csv(package_file("bokeh_sampledata", "bokeh_sampledata/_data/sea_surface_temperature.csv.gz"))
+    time = pd.to_datetime(df["time (UTC)"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return pd.DataFrame({"time": time, "temperature": df["temperature (celsius)"].to_numpy()})
 
 
 @sample("odatis/chlorophyll_biscay_8day.nc", seed=5)

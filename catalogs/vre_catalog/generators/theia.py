@@ -6,7 +6,7 @@ import pandas as pd
 import xarray as xr
 
 from ..samples import sample
-from ._common import annual, ar1, coord_attrs, synthetic_attrs
+from ._common import annual, ar1, coord_attrs, package_file, synthetic_attrs
 
 # OSO nomenclature since 2018 (CESBIO), codes 1-23.
 OSO_CLASSES = [
@@ -25,6 +25,43 @@ def _smooth_field(rng, shape, scale):
             kernel = np.ones(scale) / scale
             field = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, field)
     return (field - field.mean()) / field.std()
+
+
+@sample("theia/nile_flow_aswan_annual.csv", kind="real")
+def nile_flow_aswan_annual(rng):
+    """Real: annual Nile flow at Aswan 1871-1970 (Cobb 1978), shipped by statsmodels (datasets/nile/nile.csv)."""
+    from statsmodels.datasets import nile
+
+    df = nile.load_pandas().data
+    return pd.DataFrame({"time": df["year"].astype(int).astype(str) + "-07-01", "volume": df["volume"].astype(float)})
+
+
+@sample("theia/wageningen_weather_daily.csv", kind="real")
+def wageningen_weather_daily(rng):
+    """Real: daily weather at Wageningen (Haarweg) 1976-1999 in CABO format, shipped by pcse."""
+    frames = []
+    for year in range(1976, 2000):
+        path = package_file("pcse", f"pcse/tests/test_data/NL1.{year % 1000:03d}")
+        rows = [line.split() for line in path.read_text(encoding="latin-1").splitlines()
+                if line.strip() and not line.lstrip().startswith("*")][1:]  # first line: lon lat alt A B
+        frames.append(pd.DataFrame([r[:9] for r in rows], dtype=float,
+                                   columns=["station", "year", "doy", "rsds", "tasmin", "tasmax", "vap", "wind", "pr"]))
+    df = pd.concat(frames)
+    # A quality-flag record (station -999, or all 1s in 1989) precedes some days: keep the measured record.
+    df = df[df["station"] > 0].drop_duplicates(["year", "doy"], keep="last").replace(-99.0, np.nan)
+    time = pd.to_datetime(df["year"].astype(int).astype(str), format="%Y") + pd.to_timedelta(df["doy"] - 1, unit="D")
+    return pd.DataFrame({"time": time.dt.strftime("%Y-%m-%d").to_numpy(), "rsds": df["rsds"].to_numpy(),
+                         "tasmin": df["tasmin"].to_numpy(), "tasmax": df["tasmax"].to_numpy(),
+                         "vap": df["vap"].to_numpy(), "wind": df["wind"].to_numpy(), "pr": df["pr"].to_numpy()})
+
+
+@sample("theia/bradypus_presence_background.csv", kind="real")
+def bradypus_presence_background(rng):
+    """Real: brown-throated sloth presences and background points with 14 climate/terrain covariates
+    (Phillips et al. 2006), shipped by elapid (elapid/data/bradypus.csv.gz)."""
+    df = pd.read_csv(package_file("elapid", "elapid/data/bradypus.csv.gz"))
+    df["presence"] = df["presence"].astype(int)
+    return df
 
 
 @sample("theia/snow_cover_pyrenees_daily.csv", seed=2000)
