@@ -302,3 +302,23 @@ def test_with_subdomains_a_users_lab_is_on_her_own_origin(subdomain_site, browse
         assert urlparse(page.url).path.startswith(f"/user/{site.a}/lab")
     finally:
         context.close()
+
+
+@pytest.mark.docker
+@pytest.mark.browser
+def test_with_subdomains_the_jobs_page_is_on_its_own_origin(subdomain_site, browser):
+    """Hub-managed services get a subdomain too: the jobs page (which shows job folders'
+    contents) answers, signed in through the hub, on ``jobs--service.<domain>``."""
+    site = subdomain_site
+    port = urlparse(site.hub_origin).port
+    jobs = f"http://{subdomain_hook('jobs', DOMAIN, 'service')}:{port}/services/jobs/"
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        _log_in(page, site.hub_origin, site.admin, site.admin_password)
+        page.goto(jobs)
+        page.wait_for_selector("text=Signed in as")
+        assert urlparse(page.url).hostname == "jobs--service." + DOMAIN
+    finally:
+        context.close()
