@@ -57,6 +57,10 @@ PARAMETER_SETS = {
         "strict_threshold": {"snow_threshold": 0.7, "max_gap_days": 5, "period": [2005, 2022],
                              "bbox": [0.9, 43.2, 1.3, 43.5]},
     },
+    "solid_earth_polar_motion": {
+        "default": {},
+        "early_years": {"period": [1962, 1990]},
+    },
     "solid_earth_gnss": {
         "default": {},
         "up_no_offsets": {"components": ["up"], "offsets": [], "seasonal": False, "period": [2005, 2020]},

@@ -11,6 +11,7 @@ CASES = [
     ("atmosphere_co2_trend", {"period": [1900, 1950]}, "is outside the data (1958-2001)"),
     ("land_snow_cover", {"bbox": [5.0, 45.0, 6.0, 46.0]}, "holds no land-cover pixels"),
     ("solid_earth_gnss", {"components": ["vertical"]}, "unknown component(s) ['vertical']"),
+    ("solid_earth_polar_motion", {"period": [2000, 2005]}, "is under 13 years"),
 ]
 
 

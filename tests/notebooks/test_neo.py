@@ -99,3 +99,22 @@ def test_results_are_recorded_in_the_notebook_and_the_json_file(run_set):
     assert run.displayed_results == run.results_file
     niche = run.results_file["niche"]
     assert niche["OMI"] > 0 and niche["tolerance"] > 0 and 0 < niche["OMI_percent"] < 100
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("set_name", list(PARAMETER_SETS[NAME]))
+def test_real_species_exercise_on_bradypus(run_set, catalog, set_name):
+    """Exercise 4 (teacher version) runs the same method on REAL presence/background data (Phillips et al. 2006)."""
+    run = run_set(NAME, set_name)
+    printed = "".join(o.get("text", "") for c in run.notebook.cells if "solution" in c.metadata.get("tags", [])
+                      for o in c.get("outputs", []) if "bradypus:" in o.get("text", ""))
+    numbers = dict(pair.split("=") for pair in printed.split("bradypus:")[1].split())
+    sloth = catalog.theia.bradypus_presence_background.read()
+    occupied, available = sloth[sloth.presence == 1], sloth[sloth.presence == 0]
+    assert int(numbers["presences"]) == len(occupied) == 116 and int(numbers["background"]) == len(available) == 1000
+    # A lowland tropical mammal: presences warmer and lower than the background of the Americas.
+    assert float(numbers["median_temperature_presence"]) == pytest.approx(occupied.tmp6190_ann.median() / 10, abs=0.05)
+    assert float(numbers["median_temperature_presence"]) > float(numbers["median_temperature_background"]) + 1
+    assert float(numbers["median_elevation_presence"]) < float(numbers["median_elevation_background"])
+    # Climate separates the sloth from the background well (Maxent paper: test AUC ~0.87 with more predictors).
+    assert 0.75 < float(numbers["auc"]) < 0.98
