@@ -142,6 +142,24 @@ grant_user_access(c.JupyterHub.load_roles)  # users' and servers' tokens may cal
 # restarts and that no container can bind (it is the host's).
 c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/jobs/"})
 
+# --- Dask Gateway (vre_gateway, issue 16) ---------------------------------------------------
+# Off unless VRE_GATEWAY_BACKEND is `local` (processes of the user's Unix account on this
+# host) or `slurm` (Slurm jobs of the user); limits and addresses: VRE_GATEWAY_* variables,
+# extensions/vre_gateway/gateway_config.py and $VRE_STATE_DIR/vre_gateway_config.py.
+if env("VRE_GATEWAY_BACKEND"):
+    from vre_gateway import ACCESS_SCOPE as GATEWAY_SCOPE  # noqa: E402
+    from vre_gateway import hubconfig as gateway_hubconfig  # noqa: E402
+
+    _gateway_service, _gateway_role = gateway_hubconfig.service_config(
+        state_dir=state.path, encrypt_key=state.secret("gateway_db_key")
+    )
+    c.JupyterHub.services.append(_gateway_service)
+    c.JupyterHub.load_roles.append(_gateway_role)
+    for _role in c.JupyterHub.load_roles:  # users' and servers' tokens may use it
+        if _role["name"] in ("user", "server"):
+            _role["scopes"].append(GATEWAY_SCOPE)
+    c.VRESpawner.environment.update(gateway_hubconfig.client_environment())
+
 # --- workshops (vre_hub.workshop) ----------------------------------------------------------
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the
 # workshop's group); the idle culler keeps workshop servers longer during class; servers are

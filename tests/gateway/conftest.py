@@ -1,3 +1,146 @@
-"""Fixtures of the Dask Gateway tests: the real one-node Slurm cluster, unprivileged accounts."""
+"""Fixtures of the Dask Gateway tests: the real one-node Slurm cluster, unprivileged accounts,
+and hubs started as `vre up` starts them with the gateway service turned on (one per backend).
 
+Each gateway user is a hub user and a Unix account of the same name (the backends start
+processes or Slurm jobs as that account); clients talk to the gateway from this host over
+loopback, with the user's hub token, as `Gateway()` does in a server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
 from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
+from vre_core.hub import HubClient
+from vre_core.state import StateDir
+from vre_hub import engine
+from vre_hub.launcher import HubProcess
+from vre_testing import free_port, need, own_network, remove_network
+
+GATEWAY = "/services/dask-gateway"
+
+
+@dataclass
+class GatewayHub:
+    process: HubProcess
+    client: HubClient
+    tcp_address: str
+    make_account: object
+    users: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.process.url + GATEWAY
+
+    def new_user(self) -> tuple[str, str]:
+        """A hub user with a Unix account of the same name; returns (name, hub API token)."""
+        name = f"gw{secrets.token_hex(3)}"
+        self.make_account(name)
+        self.client.ensure_user(name)
+        self.users.append(name)
+        return name, self.client.token_for(name, note="gateway tests")
+
+    def gateway(self, token: str):
+        from dask_gateway import Gateway, JupyterHubAuth
+
+        return Gateway(
+            address=self.url, proxy_address=f"tls://{self.tcp_address}", auth=JupyterHubAuth(api_token=token)
+        )
+
+
+@pytest.fixture(scope="session")
+def python_for_all():
+    """The gateway's Python made executable by the test accounts for the session.
+
+    Schedulers and workers run the gateway's own environment as the user; where its
+    interpreter lies under a 0700 folder (pyenv in /root), the folders on the way get o+x
+    (traverse, not list) until the session ends."""
+    changed = []
+    for folder in Path(os.path.realpath(sys.executable)).parents:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+            changed.append((folder, mode))
+    yield
+    for folder, mode in changed:
+        folder.chmod(stat.S_IMODE(mode))
+
+
+def _start(tmp_path_factory, name: str, make_account, env: dict):
+    need(os.geteuid() == 0, "the gateway's backends start processes as other users: needs root")
+    state = StateDir(tmp_path_factory.mktemp(f"hub-{name}"))
+    tcp = f"127.0.0.1:{free_port()}"
+    process = HubProcess(
+        state,
+        port=free_port(),
+        api_port=free_port(),
+        proxy_api_port=free_port(),
+        env={
+            "VRE_PROXY_COMMAND": engine.ensure_proxy(),
+            "VRE_USER_IMAGE": os.environ.get("VRE_TEST_IMAGE", "dataterra-vre/user:0.1.0"),
+            "VRE_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
+            "VRE_GATEWAY_TCP_ADDRESS": tcp,
+            **own_network(),
+            **env,
+        },
+    )
+    process.start(log=lambda m: print(f"[hub] {m}"))
+    # The hub is up before its services: wait for the gateway behind the hub's proxy.
+    deadline = time.monotonic() + 60
+    while requests.get(f"{process.url}{GATEWAY}/api/health", timeout=10).status_code != 200:
+        if time.monotonic() > deadline:
+            process.stop()
+            raise RuntimeError(f"the gateway did not answer in 60 s; see {process.log_file}")
+        time.sleep(0.5)
+    return GatewayHub(process, HubClient(process.url, state.admin_token), tcp, make_account)
+
+
+def _stop(hub: GatewayHub):
+    for name in hub.users:  # clusters left by a failed test
+        try:
+            gateway = hub.gateway(hub.client.token_for(name, note="cleanup"))
+            for report in gateway.list_clusters():
+                gateway.stop_cluster(report.name)
+        except Exception as error:
+            print(f"[gateway] cleanup of {name}: {error}")
+    hub.process.stop()
+    remove_network(hub.process.env["VRE_NETWORK"])
+
+
+@pytest.fixture(scope="session")
+def slurm_gateway(tmp_path_factory, slurm_cluster, unix_user, python_for_all):  # noqa: F811
+    """A hub whose gateway runs clusters as Slurm jobs on the test cluster."""
+    hub = _start(
+        tmp_path_factory,
+        "slurm",
+        unix_user,
+        {"VRE_GATEWAY_BACKEND": "slurm", "VRE_GATEWAY_LISTEN_HOST": "127.0.0.1",
+         "SLURM_CONF": str(slurm_cluster.conf), "VRE_GATEWAY_MAX_WORKERS": "4"},
+    )
+    try:
+        yield hub
+    finally:
+        _stop(hub)
+
+
+@pytest.fixture(scope="session")
+def local_gateway(tmp_path_factory, unix_user, python_for_all):  # noqa: F811
+    """A hub whose gateway runs clusters as local processes of the user's account."""
+    hub = _start(
+        tmp_path_factory,
+        "local",
+        unix_user,
+        {"VRE_GATEWAY_BACKEND": "local", "VRE_GATEWAY_MAX_CLUSTERS": "1", "VRE_GATEWAY_MAX_WORKERS": "2"},
+    )
+    try:
+        yield hub
+    finally:
+        _stop(hub)

@@ -1,0 +1,70 @@
+"""What ``jupyterhub_config.py`` needs to run the Dask Gateway as a hub-managed service.
+
+In the config's gateway section::
+
+    from vre_gateway import hubconfig as gateway
+    service, role = gateway.service_config(state_dir=state.path, encrypt_key=state.secret("gateway_db_key"))
+    c.JupyterHub.services.append(service)
+    c.JupyterHub.load_roles.append(role)
+    c.VRESpawner.environment.update(gateway.client_environment())
+
+The gateway's own settings are in ``gateway_config.py`` (VRE_GATEWAY_* variables, and
+``$VRE_STATE_DIR/vre_gateway_config.py`` for any trait).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from pathlib import Path
+
+from vre_gateway import SERVICE_NAME
+
+CONFIG_FILE = Path(__file__).with_name("gateway_config.py")
+DEFAULT_ADDRESS = "127.0.0.1:8061"
+DEFAULT_TCP_ADDRESS = "127.0.0.1:8062"
+# Passed on to the gateway (services get a minimal environment): its settings, and where
+# the Slurm commands find their cluster.
+PASSED_ON = ("VRE_", "SLURM_CONF")
+
+
+def service_config(state_dir: str | os.PathLike, encrypt_key: str, python: str = sys.executable) -> tuple[dict, dict]:
+    """The ``c.JupyterHub.services`` entry and the gateway's role.
+
+    ``encrypt_key``: a generated hex secret of 32 bytes (the hub's state folder keeps it);
+    the gateway encrypts the clusters' TLS keys with it in its database. The role is empty:
+    the gateway checks each user's token by asking the hub with that token.
+    """
+    state_dir = Path(state_dir)
+    address = os.environ.get("VRE_GATEWAY_ADDRESS", DEFAULT_ADDRESS)
+    environment = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
+    environment.setdefault("VRE_GATEWAY_DB_URL", f"sqlite:///{state_dir / 'vre-gateway.sqlite'}")
+    environment["VRE_STATE_DIR"] = str(state_dir)
+    environment["DASK_GATEWAY_ENCRYPT_KEYS"] = base64.urlsafe_b64encode(bytes.fromhex(encrypt_key)).decode()
+    service = {
+        "name": SERVICE_NAME,
+        "url": f"http://{address}",
+        "command": [python, "-m", "dask_gateway_server", "-f", str(CONFIG_FILE)],
+        "cwd": str(state_dir),
+        "environment": environment,
+    }
+    role = {
+        "name": "vre-dask-gateway",
+        "description": "The Dask Gateway: no hub scopes needed (it checks users' own tokens)",
+        "scopes": [],
+        "services": [SERVICE_NAME],
+    }
+    return service, role
+
+
+def client_environment() -> dict:
+    """What ``dask_gateway.Gateway()`` in a user's server reads: the gateway's HTTP and
+    scheduler addresses, and authentication with the server's JupyterHub token."""
+    address = os.environ.get("VRE_GATEWAY_ADDRESS", DEFAULT_ADDRESS)
+    tcp = os.environ.get("VRE_GATEWAY_TCP_ADDRESS", DEFAULT_TCP_ADDRESS)
+    return {
+        "DASK_GATEWAY__ADDRESS": f"http://{address}/services/{SERVICE_NAME}",
+        "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://{tcp}",
+        "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+    }

@@ -1,0 +1,131 @@
+"""Dask Gateway as the hub's service: real gateway, real hub tokens, real Slurm jobs and
+real local processes of the users' accounts (tests/gateway/conftest.py)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import time
+
+import cloudpickle
+import dask.array as da
+import pytest
+import requests
+
+# Workers cannot import this test module: send its functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _whoami():
+    return getpass.getuser(), os.getuid()
+
+
+def _wait(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(1)
+
+
+def test_slurm_cluster_scales_to_workers_as_slurm_jobs(slurm_gateway, slurm_cluster):
+    name, token = slurm_gateway.new_user()
+    gateway = slurm_gateway.gateway(token)
+    cluster = gateway.new_cluster()
+    try:
+        cluster.scale(3)
+        client = cluster.get_client()
+        client.wait_for_workers(3, timeout=240)
+        x = da.ones((2000, 2000), chunks=(500, 500))
+        assert x.sum().compute() == 4_000_000
+        # Scheduler + 3 workers are Slurm jobs of the user, whose processes run as the user.
+        mine = slurm_cluster.run("squeue", "-h", "-u", name, "-o", "%i %j %t").stdout.split("\n")
+        assert len([line for line in mine if "dask-gateway" in line and line.endswith(" R")]) == 4
+        ran_as = set(client.run(_whoami).values())
+        assert ran_as == {(name, os.stat(os.path.expanduser(f"~{name}")).st_uid)}
+    finally:
+        cluster.shutdown()
+    _wait(lambda: not slurm_cluster.run("squeue", "-h", "-u", name).stdout.strip(), 60,
+          "the cluster's Slurm jobs are still queued after shutdown")
+
+
+def test_another_user_cannot_see_or_stop_a_cluster(slurm_gateway):
+    """User B, with B's own valid token, asks for A's cluster by name: 404/403, A's runs on."""
+    _, token_a = slurm_gateway.new_user()
+    _, token_b = slurm_gateway.new_user()
+    cluster = slurm_gateway.gateway(token_a).new_cluster()
+    try:
+        url = f"{slurm_gateway.url}/api/v1/clusters/{cluster.name}"
+        as_b = {"Authorization": f"jupyterhub {token_b}"}
+        assert requests.get(url, headers=as_b, timeout=30).status_code in (403, 404)
+        assert requests.delete(url, headers=as_b, timeout=30).status_code in (403, 404)
+        assert cluster.name not in [c.name for c in slurm_gateway.gateway(token_b).list_clusters()]
+        # A token the hub rejects: refused (dask-gateway-server 2026.3.0 answers 500, not 401).
+        forged = requests.get(url, headers={"Authorization": "jupyterhub not-a-token"}, timeout=30)
+        assert forged.status_code in (401, 403, 500) and cluster.name not in forged.text
+        assert slurm_gateway.gateway(token_a).get_cluster(cluster.name).status.name == "RUNNING"
+    finally:
+        cluster.shutdown()
+
+
+def test_limits_over_the_max_are_refused_in_one_line(local_gateway):
+    _, token = local_gateway.new_user()
+    gateway = local_gateway.gateway(token)
+    with pytest.raises(ValueError) as refused:
+        gateway.new_cluster(worker_cores=16)
+    message = str(refused.value)
+    assert "worker_cores must be <= 2" in message and "\n" not in message.strip()
+    assert gateway.list_clusters() == []  # nothing created
+    cluster = gateway.new_cluster()
+    try:
+        with pytest.raises(ValueError) as refused:  # VRE_GATEWAY_MAX_CLUSTERS=1
+            gateway.new_cluster()
+        assert "already has 1 Dask clusters, the most allowed" in str(refused.value)
+        assert [c.name for c in gateway.list_clusters()] == [cluster.name]
+    finally:
+        cluster.shutdown()
+
+
+def _cluster_facts():
+    return {"cwd": os.getcwd(), "pid": os.getpid(), "user": getpass.getuser()}
+
+
+def _attack(cwd: str, pid: int) -> dict:
+    """From a worker of one user, go for another user's cluster: its TLS key and its worker."""
+    import signal
+
+    outcome = {}
+    try:
+        open(os.path.join(cwd, ".certs", "dask.pem")).read()
+        outcome["key"] = "read"
+    except PermissionError:
+        outcome["key"] = "denied"
+    try:
+        os.kill(pid, signal.SIGKILL)
+        outcome["kill"] = "killed"
+    except PermissionError:
+        outcome["kill"] = "denied"
+    return outcome
+
+
+def test_two_users_local_clusters_are_isolated(local_gateway):
+    name_a, token_a = local_gateway.new_user()
+    name_b, token_b = local_gateway.new_user()
+    cluster_a = local_gateway.gateway(token_a).new_cluster()
+    cluster_b = local_gateway.gateway(token_b).new_cluster()
+    try:
+        cluster_a.scale(1)
+        cluster_b.scale(1)
+        client_a, client_b = cluster_a.get_client(), cluster_b.get_client()
+        client_a.wait_for_workers(1, timeout=120)
+        client_b.wait_for_workers(1, timeout=120)
+        (facts_a,) = client_a.run(_cluster_facts).values()
+        (facts_b,) = client_b.run(_cluster_facts).values()
+        assert (facts_a["user"], facts_b["user"]) == (name_a, name_b)
+        (outcome,) = client_a.run(_attack, facts_b["cwd"], facts_b["pid"]).values()
+        assert outcome == {"key": "denied", "kill": "denied"}
+        assert client_b.submit(sum, [1, 2, 3]).result() == 6  # B's cluster is unharmed
+    finally:
+        cluster_a.shutdown()
+        cluster_b.shutdown()
