@@ -14,6 +14,7 @@ Use from a test folder's conftest.py: ``from slurm_cluster import slurm_cluster,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -123,6 +124,13 @@ def _wait(what: str, condition, timeout: float, log: Path | None = None) -> None
 @pytest.fixture(scope="session")
 def slurm_cluster():
     """A running one-node Slurm cluster (started here, or the one SLURM_CONF names)."""
+    with running_slurm_cluster() as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def running_slurm_cluster():
+    """The fixture's body, for benchmarks too (``need`` skips outside pytest: call it in one)."""
     if os.environ.get("SLURM_CONF") and _ping(dict(os.environ)):
         yield SlurmCluster(Path(os.environ["SLURM_CONF"]), dict(os.environ))
         return
@@ -209,6 +217,12 @@ def remove_unix_user(name: str) -> None:
 @pytest.fixture(scope="session")
 def unix_user():
     """Factory: ``unix_user("gwalice")`` makes an unprivileged account, removed at session end."""
+    with unix_users() as make:
+        yield make
+
+
+@contextlib.contextmanager
+def unix_users():
     need(os.geteuid() == 0, "making test accounts needs root")
     # Not under pytest's basetemp: its /tmp/pytest-of-root is 0700, closed to these accounts.
     homes = Path(tempfile.mkdtemp(prefix="vre-homes-"))

@@ -8,6 +8,7 @@ loopback, with the user's hub token, as `Gateway()` does in a server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -58,6 +59,12 @@ class GatewayHub:
 
 @pytest.fixture(scope="session")
 def python_for_all():
+    with python_executable_by_all():
+        yield
+
+
+@contextlib.contextmanager
+def python_executable_by_all():
     """The gateway's Python made executable by the test accounts for the session.
 
     Schedulers and workers run the gateway's own environment as the user; where its
@@ -74,9 +81,9 @@ def python_for_all():
         folder.chmod(stat.S_IMODE(mode))
 
 
-def _start(tmp_path_factory, name: str, make_account, env: dict):
+def _start(state_path: Path, make_account, env: dict):
     need(os.geteuid() == 0, "the gateway's backends start processes as other users: needs root")
-    state = StateDir(tmp_path_factory.mktemp(f"hub-{name}"))
+    state = StateDir(state_path)
     tcp = f"127.0.0.1:{free_port()}"
     process = HubProcess(
         state,
@@ -103,6 +110,16 @@ def _start(tmp_path_factory, name: str, make_account, env: dict):
     return GatewayHub(process, HubClient(process.url, state.admin_token), tcp, make_account)
 
 
+@contextlib.contextmanager
+def gateway_hub(state_path: Path, make_account, env: dict):
+    """A hub with its gateway service (``env``: the VRE_GATEWAY_* settings), stopped after."""
+    hub = _start(state_path, make_account, env)
+    try:
+        yield hub
+    finally:
+        _stop(hub)
+
+
 def _stop(hub: GatewayHub):
     for name in hub.users:  # clusters left by a failed test
         try:
@@ -115,32 +132,22 @@ def _stop(hub: GatewayHub):
     remove_network(hub.process.env["VRE_NETWORK"])
 
 
+def slurm_env(cluster) -> dict:
+    """Gateway settings for the test Slurm cluster (one node: schedulers on loopback)."""
+    return {"VRE_GATEWAY_BACKEND": "slurm", "VRE_GATEWAY_LISTEN_HOST": "127.0.0.1",
+            "SLURM_CONF": str(cluster.conf), "VRE_GATEWAY_MAX_WORKERS": "4"}
+
+
 @pytest.fixture(scope="session")
 def slurm_gateway(tmp_path_factory, slurm_cluster, unix_user, python_for_all):  # noqa: F811
     """A hub whose gateway runs clusters as Slurm jobs on the test cluster."""
-    hub = _start(
-        tmp_path_factory,
-        "slurm",
-        unix_user,
-        {"VRE_GATEWAY_BACKEND": "slurm", "VRE_GATEWAY_LISTEN_HOST": "127.0.0.1",
-         "SLURM_CONF": str(slurm_cluster.conf), "VRE_GATEWAY_MAX_WORKERS": "4"},
-    )
-    try:
+    with gateway_hub(tmp_path_factory.mktemp("hub-slurm"), unix_user, slurm_env(slurm_cluster)) as hub:
         yield hub
-    finally:
-        _stop(hub)
 
 
 @pytest.fixture(scope="session")
 def local_gateway(tmp_path_factory, unix_user, python_for_all):  # noqa: F811
     """A hub whose gateway runs clusters as local processes of the user's account."""
-    hub = _start(
-        tmp_path_factory,
-        "local",
-        unix_user,
-        {"VRE_GATEWAY_BACKEND": "local", "VRE_GATEWAY_MAX_CLUSTERS": "1", "VRE_GATEWAY_MAX_WORKERS": "2"},
-    )
-    try:
+    env = {"VRE_GATEWAY_BACKEND": "local", "VRE_GATEWAY_MAX_CLUSTERS": "1", "VRE_GATEWAY_MAX_WORKERS": "2"}
+    with gateway_hub(tmp_path_factory.mktemp("hub-local"), unix_user, env) as hub:
         yield hub
-    finally:
-        _stop(hub)
