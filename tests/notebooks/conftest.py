@@ -57,6 +57,14 @@ PARAMETER_SETS = {
         "strict_threshold": {"snow_threshold": 0.7, "max_gap_days": 5, "period": [2005, 2022],
                              "bbox": [0.9, 43.2, 1.3, 43.5]},
     },
+    "ocean_enso_real": {
+        "default": {},
+        "oni_like": {"baseline": [1981, 2010], "threshold": 0.5, "min_months": 5},
+    },
+    "land_river_and_weather": {
+        "default": {},
+        "maize": {"min_segment": 20, "base_temperature": 10.0},
+    },
     "solid_earth_polar_motion": {
         "default": {},
         "early_years": {"period": [1962, 1990]},

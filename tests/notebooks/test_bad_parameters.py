@@ -12,6 +12,8 @@ CASES = [
     ("land_snow_cover", {"bbox": [5.0, 45.0, 6.0, 46.0]}, "holds no land-cover pixels"),
     ("solid_earth_gnss", {"components": ["vertical"]}, "unknown component(s) ['vertical']"),
     ("solid_earth_polar_motion", {"period": [2000, 2005]}, "is under 13 years"),
+    ("ocean_enso_real", {"baseline": [1900, 1930]}, "is outside the SST data (1950-2010)"),
+    ("land_river_and_weather", {"flow_series": "theia.nile"}, "no catalogue entry 'theia.nile'"),
 ]
 
 
