@@ -30,11 +30,11 @@ import aiohttp
 from vre_hub import engine, images
 from vre_hub.launcher import HubProcess
 from vre_hub.state import REPO_ROOT, StateDir
-from vre_hub.workshop import cli
+from vre_workshop import cli
 from vre_hub.naming import escape_name
-from vre_hub.workshop.prewarm import default_concurrency
-from vre_hub.workshop.registry import Registry
-from vre_hub.workshop.roster import read_roster
+from vre_workshop.prewarm import default_concurrency
+from vre_workshop.registry import Registry
+from vre_workshop.roster import read_roster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from vre_testing import free_port  # noqa: E402
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         )
         hub.start()
         name = f"bench{secrets.token_hex(2)}"
-        vre = lambda *a: cli.main(["--state-dir", str(state.path), "--hub-url", hub.url, "--image", image, *a])  # noqa: E731
+        vre = lambda *a: cli.main(["--state-dir", str(state.path), "--url", hub.url, "--image", image, *a])  # noqa: E731
         try:
             began = time.perf_counter()
             if vre("create", name, "--seats", str(args.seats), "--notebooks", str(REPO_ROOT / "notebooks")) != 0:

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from vre_hub.images import user_image_tag
-from vre_hub.state import StateDir
+from vre_core.naming import HUB_API_PORT, HUB_PORT, JOBS_SERVICE, PROXY_API_PORT, user_image_tag
+from vre_core.state import StateDir
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
 env = os.environ.get
@@ -34,9 +34,9 @@ from vre_hub import network  # noqa: E402
 
 user_network = network.network_name()
 hub_api_ip = env("VRE_HUB_API_IP") or network.hub_address(user_network)
-c.JupyterHub.bind_url = f"http://{env('VRE_HUB_IP', '127.0.0.1')}:{env('VRE_HUB_PORT', '8000')}"
-c.JupyterHub.hub_bind_url = f"http://{hub_api_ip}:{env('VRE_HUB_API_PORT', '8081')}"
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('VRE_PROXY_API_PORT', '8001')}"
+c.JupyterHub.bind_url = f"http://{env('VRE_HUB_IP', '127.0.0.1')}:{env('VRE_HUB_PORT', HUB_PORT)}"
+c.JupyterHub.hub_bind_url = f"http://{hub_api_ip}:{env('VRE_HUB_API_PORT', HUB_API_PORT)}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('VRE_PROXY_API_PORT', PROXY_API_PORT)}"
 if env("VRE_PROXY_COMMAND"):
     c.ConfigurableHTTPProxy.command = [env("VRE_PROXY_COMMAND")]
 # Per-user subdomains (origin isolation, see vre_hub/subdomains.py): with
@@ -56,10 +56,10 @@ if env("VRE_SUBDOMAIN_HOST"):
 # approval is the gate, so every approved account is allowed.
 # Institutional SSO instead: set VRE_AUTHENTICATOR=oauth and the GenericOAuthenticator
 # settings (client id/secret, authorize/token/userdata URLs) in a jupyterhub_config.d/ file.
-# User names follow one rule (vre_hub/naming.py: lower-case letters, digits, single
+# User names follow one rule (vre_core/naming.py: lower-case letters, digits, single
 # '.-_' between them, at most 28), for every authenticator and the REST API: they name
 # containers and volumes. With SSO, pick a username_claim (or username_map) that fits it.
-from vre_hub.naming import NAME_PATTERN  # noqa: E402
+from vre_core.naming import NAME_PATTERN  # noqa: E402
 
 c.Authenticator.username_pattern = NAME_PATTERN
 admin_user = env("VRE_ADMIN_USER", "admin")
@@ -140,7 +140,7 @@ c.JupyterHub.load_roles.append(_jobs_role)
 grant_user_access(c.JupyterHub.load_roles)  # users' and servers' tokens may call it
 # `vre jobs` in a session reaches the service directly, at an address that outlives hub
 # restarts and that no container can bind (it is the host's).
-c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/jobs/"})
+c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/{JOBS_SERVICE}/"})
 
 # --- Dask Gateway (vre_gateway, issue 16) ---------------------------------------------------
 # Off unless VRE_GATEWAY_BACKEND is `local` (processes of the user's Unix account on this
@@ -160,11 +160,11 @@ if env("VRE_GATEWAY_BACKEND"):
             _role["scopes"].append(GATEWAY_SCOPE)
     c.VRESpawner.environment.update(gateway_hubconfig.client_environment())
 
-# --- workshops (vre_hub.workshop) ----------------------------------------------------------
+# --- workshops (vre_workshop) ---------------------------------------------------------------
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the
 # workshop's group); the idle culler keeps workshop servers longer during class; servers are
 # refused to participants of an ended workshop. Roles load at start: restart after `create`.
-from vre_hub.workshop import hubconfig as workshop_hubconfig  # noqa: E402
+from vre_workshop import hubconfig as workshop_hubconfig  # noqa: E402
 
 workshop_hubconfig.apply(c, state.path)
 

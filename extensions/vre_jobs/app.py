@@ -20,6 +20,7 @@ from jupyterhub.services.auth import HubOAuth
 from tornado import web
 from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Application
+from vre_core.naming import RUN_AS, home_volume_name, user_image_tag
 
 from . import __version__
 from .containers import ContainerLimits, DockerBackend
@@ -32,19 +33,8 @@ from .manager import JobManager, Limits
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-def _default_image() -> str:
-    try:
-        from vre_hub.images import user_image_tag
-
-        return user_image_tag()
-    except ImportError:  # the service installed without the hub package
-        return "dataterra-vre/user:latest"
-
-
 def default_volume_name(username: str) -> str:
     """The user's home volume, named as DockerSpawner names it for this hub."""
-    from vre_hub.naming import home_volume_name
-
     return home_volume_name(username)
 
 
@@ -65,7 +55,7 @@ class JobsService(Application):
 
     @default("image")
     def _image_default(self):
-        return _default_image()
+        return user_image_tag()
 
     python = Unicode("python3", help="Python interpreter (in the image) that runs papermill.").tag(config=True)
 
@@ -83,7 +73,7 @@ class JobsService(Application):
 
     mem_limit = Unicode("2G", help="Memory limit of a job container (docker syntax: 512M, 2G).").tag(config=True)
     cpu_limit = Float(1.0, help="CPU limit of a job container, in cores.").tag(config=True)
-    run_as = Unicode("1000:100", help="uid:gid the job runs as: the image's jovyan user, never root.").tag(config=True)
+    run_as = Unicode(RUN_AS, help="uid:gid the job runs as: the image's jovyan user, never root.").tag(config=True)
     network_mode = Unicode(
         "none",
         help="Docker network of job containers: the hub sets its users' network (vre_hub.network); "
@@ -93,7 +83,7 @@ class JobsService(Application):
     volume_name_template = Unicode(
         "",
         help="Docker volume holding a user's home, e.g. 'jupyterhub-user-{username}'. "
-        "Empty: vre_hub.naming.home_volume_name, the volume the hub's DockerSpawner mounts.",
+        "Empty: vre_core.naming.home_volume_name, the volume the hub's DockerSpawner mounts.",
     ).tag(config=True)
 
     shipped_notebooks = Unicode("/opt/vre/notebooks", help="Folder of the notebooks shipped in the image.").tag(

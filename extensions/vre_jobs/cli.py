@@ -9,7 +9,8 @@
 
 The token is the user's hub token: ``--token``, else ``$JUPYTERHUB_API_TOKEN`` (set in
 every user session). The service is found at ``--url``, else ``$VRE_JOBS_URL``, else by
-asking the hub (``$JUPYTERHUB_API_URL``) where the ``jobs`` service is.
+asking the hub (``$JUPYTERHUB_API_URL``) where the ``jobs`` service is. Every command takes
+``--json``. Errors, flags and exit codes follow the CLI kit (:mod:`vre_core.cli`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import os
 import sys
 import time
 
-import requests
+from vre_core.cli import add_json, add_url, print_json, run
+from vre_core.errors import VREError
+from vre_core.hub import HubClient, ServiceClient
+from vre_core.naming import JOBS_SERVICE, RESULT_FILES
 
 FINAL = {"completed", "failed", "timeout", "cancelled"}
 
-
-class CLIError(Exception):
-    """One line for the user: what is wrong; how to fix it."""
+#: The kit's error (what is wrong; how to fix it), under the name this module always used.
+CLIError = VREError
 
 
 def _value(text: str):
@@ -37,26 +40,13 @@ def _value(text: str):
         return text
 
 
-class Client:
-    def __init__(self, url: str, token: str):
-        self.url = url.rstrip("/") + "/"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"token {token}"
+class Client(ServiceClient):
+    """The jobs service's REST API (``<url>/api/...``)."""
 
-    def call(self, method: str, path: str, body=None):
-        try:
-            r = self.session.request(method, self.url + "api/" + path, json=body, timeout=120)
-        except requests.RequestException as e:
-            raise CLIError(f"cannot reach the jobs service at {self.url} ({type(e).__name__}); check --url or VRE_JOBS_URL")
-        if r.status_code == 204:
-            return {}
-        try:
-            data = r.json()
-        except ValueError:
-            raise CLIError(f"the jobs service at {self.url} answered HTTP {r.status_code} without JSON; check --url")
-        if r.status_code >= 400:
-            raise CLIError(data.get("error") or f"HTTP {r.status_code}")
-        return data
+    prefix = "/api/"
+
+    def __init__(self, url: str, token: str):
+        super().__init__(url, token, timeout=120, fix="check --url or VRE_JOBS_URL")
 
 
 def _service_url(args) -> str:
@@ -64,18 +54,16 @@ def _service_url(args) -> str:
         return args.url
     if os.environ.get("VRE_JOBS_URL"):
         return os.environ["VRE_JOBS_URL"]
-    api = os.environ.get("JUPYTERHUB_API_URL")
+    api = os.environ.get("JUPYTERHUB_API_URL")  # <hub>/hub/api, as the hub gives it to servers
     if api:
+        hub = HubClient(api.rstrip("/").removesuffix("/hub/api"), args.token, timeout=10)
         try:
-            r = requests.get(
-                f"{api.rstrip('/')}/services/jobs", headers={"Authorization": f"token {args.token}"}, timeout=10
-            )
-            if r.ok and r.json().get("url"):
-                model = r.json()
-                return model["url"].rstrip("/") + model.get("prefix", "/services/jobs/")
-        except (requests.RequestException, ValueError):
+            model = hub.get(f"/services/{JOBS_SERVICE}")
+            if model.get("url"):
+                return model["url"].rstrip("/") + model.get("prefix", f"/services/{JOBS_SERVICE}/")
+        except (VREError, ValueError):
             pass
-    raise CLIError("the jobs service URL is unknown; pass --url http://HUB/services/jobs/ or set VRE_JOBS_URL")
+    raise CLIError("the jobs service URL is unknown", "pass --url http://HUB/services/jobs/ or set VRE_JOBS_URL")
 
 
 def _submission(args) -> dict:
@@ -120,7 +108,7 @@ def _print_job(job: dict, verbose: bool = False) -> None:
         for key in ("submission", "schedule", "kernel", "timeout", "attempt", "retries", "created", "started", "finished", "exit_code"):
             if job.get(key) is not None:
                 print(f"  {key}: {job[key]}")
-        print(f"  results: {job['output_dir']}/ (notebook.ipynb, notebook.html, parameters.json, job.log, status.json)")
+        print(f"  results: {job['output_dir']}/ ({', '.join(RESULT_FILES)})")
     if job.get("error"):
         cell = f"cell {job['error_cell']}: " if job.get("error_cell") is not None else ""
         print(f"  error: {cell}{job['error']}")
@@ -131,13 +119,27 @@ def _print_schedule(s: dict) -> None:
     print(f"{s['id']}  {s['cron']:<16}  {state}  runs={s['runs']}  {s['owner']}  {s['notebook']}")
 
 
+def _show(args, data, text: str | None = None, each=None) -> None:
+    """``--json``: ``data`` as JSON; else ``text`` and/or ``each(item)`` for the items of ``data``."""
+    if args.json:
+        print_json(data)
+        return
+    if text is not None:
+        print(text)
+    for item in data if each else ():
+        each(item)
+
+
 def cmd_submit(client: Client, args) -> int:
     result = client.call("POST", "jobs", _submission(args))
     jobs = result["jobs"]
-    print(f"submitted {len(jobs)} job(s) (submission {result['submission']})")
-    for job in jobs:
-        _print_job(job)
+    if not args.json:
+        print(f"submitted {len(jobs)} job(s) (submission {result['submission']})")
+        for job in jobs:
+            _print_job(job)
     if not args.wait:
+        if args.json:
+            print_json(result)
         return 0
     pending = {j["id"] for j in jobs}
     final = {}
@@ -148,27 +150,24 @@ def cmd_submit(client: Client, args) -> int:
             if job["state"] in FINAL:
                 pending.discard(job_id)
                 final[job_id] = job
-                _print_job(job)
+                if not args.json:
+                    _print_job(job)
+    if args.json:
+        print_json({"submission": result["submission"], "jobs": [final[j["id"]] for j in jobs]})
     return 0 if all(j["state"] == "completed" for j in final.values()) else 1
 
 
 def cmd_list(client: Client, args) -> int:
     query = "&".join(q for q in ("all=1" if args.all else "", f"state={args.state}" if args.state else "") if q)
     jobs = client.call("GET", "jobs" + (f"?{query}" if query else ""))["jobs"]
-    if args.json:
-        print(json.dumps(jobs, indent=2))
-        return 0
-    if not jobs:
-        print("no jobs")
-    for job in jobs:
-        _print_job(job)
+    _show(args, jobs, None if jobs else "no jobs", _print_job)
     return 0
 
 
 def cmd_show(client: Client, args) -> int:
     job = client.call("GET", f"jobs/{args.job}")
     if args.json:
-        print(json.dumps(job, indent=2))
+        print_json(job)
     else:
         _print_job(job, verbose=True)
     return 0
@@ -176,34 +175,41 @@ def cmd_show(client: Client, args) -> int:
 
 def cmd_cancel(client: Client, args) -> int:
     job = client.call("DELETE", f"jobs/{args.job}")
-    print(f"cancelling {job['id']}: {job['state']}")
+    _show(args, job, f"cancelling {job['id']}: {job['state']}")
     return 0
 
 
-def cmd_schedule(client: Client, args) -> int:
-    action = args.action
-    if action == "create":
-        body = _submission(args)
-        body["cron"] = args.cron
-        s = client.call("POST", "schedules", body)
-        print(f"created schedule {s['id']}; next runs: {', '.join(s['upcoming'])}")
-        return 0
-    if action == "list":
-        schedules = client.call("GET", "schedules" + ("?all=1" if args.all else ""))["schedules"]
-        if not schedules:
-            print("no schedules")
-        for s in schedules:
-            _print_schedule(s)
-        return 0
-    if not args.id:
-        raise CLIError(f"schedule {action} needs a schedule id; list them with `vre jobs schedule list`")
-    if action == "show":
-        print(json.dumps(client.call("GET", f"schedules/{args.id}"), indent=2))
-    elif action in ("pause", "resume"):
-        _print_schedule(client.call("POST", f"schedules/{args.id}/{action}"))
-    elif action == "delete":
-        client.call("DELETE", f"schedules/{args.id}")
-        print(f"deleted schedule {args.id} (its past jobs stay listed)")
+def cmd_schedule_create(client: Client, args) -> int:
+    args.notebook = args.notebook or args.notebook_path  # `schedule create NOTEBOOK --cron ...` too
+    if not args.notebook:
+        raise CLIError("schedule create needs a notebook", "e.g. vre jobs schedule create work/a.ipynb --cron '0 6 * * *'")
+    body = _submission(args)
+    body["cron"] = args.cron
+    s = client.call("POST", "schedules", body)
+    _show(args, s, f"created schedule {s['id']}; next runs: {', '.join(s['upcoming'])}")
+    return 0
+
+
+def cmd_schedule_list(client: Client, args) -> int:
+    schedules = client.call("GET", "schedules" + ("?all=1" if args.all else ""))["schedules"]
+    _show(args, schedules, None if schedules else "no schedules", _print_schedule)
+    return 0
+
+
+def cmd_schedule_show(client: Client, args) -> int:
+    print_json(client.call("GET", f"schedules/{args.id}"))  # its fields, always as JSON
+    return 0
+
+
+def cmd_schedule_pause(client: Client, args) -> int:
+    s = client.call("POST", f"schedules/{args.id}/{args.command_name}")
+    _show(args, [s], None, _print_schedule)
+    return 0
+
+
+def cmd_schedule_delete(client: Client, args) -> int:
+    client.call("DELETE", f"schedules/{args.id}")
+    _show(args, {"deleted": args.id}, f"deleted schedule {args.id} (its past jobs stay listed)")
     return 0
 
 
@@ -223,55 +229,60 @@ def _submission_options(p: argparse.ArgumentParser, with_notebook: bool = True) 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vre jobs", description="Notebook jobs: run now, as sweeps, or on a schedule.")
-    parser.add_argument("--url", help="jobs service URL (default: $VRE_JOBS_URL, or asked from the hub)")
+    add_url(parser, "jobs service URL (default: $VRE_JOBS_URL, or asked from the hub)")
     parser.add_argument("--token", help="hub API token (default: $JUPYTERHUB_API_TOKEN)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("submit", help="run a notebook (or a sweep) now")
+    def command(group, name: str, func, help: str) -> argparse.ArgumentParser:
+        p = group.add_parser(name, help=help)
+        add_json(p)
+        p.set_defaults(func=func, command_name=name)
+        return p
+
+    p = command(sub, "submit", cmd_submit, "run a notebook (or a sweep) now")
     _submission_options(p)
     p.add_argument("--wait", action="store_true", help="wait for the jobs; exit 1 unless all complete")
-    p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser("list", help="your jobs, newest first")
+    p = command(sub, "list", cmd_list, "your jobs, newest first")
     p.add_argument("--all", action="store_true", help="all users' jobs (admins)")
     p.add_argument("--state", choices=["queued", "starting", "running", "completed", "failed", "timeout", "cancelled"])
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="one job: state, timings, results folder, error")
+    p = command(sub, "show", cmd_show, "one job: state, timings, results folder, error")
     p.add_argument("job")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("cancel", help="cancel a queued or running job")
+    p = command(sub, "cancel", cmd_cancel, "cancel a queued or running job")
     p.add_argument("job")
-    p.set_defaults(func=cmd_cancel)
 
-    p = sub.add_parser("schedule", help="run a notebook on a cron schedule")
-    p.add_argument("action", choices=["create", "list", "show", "pause", "resume", "delete"])
-    p.add_argument("id", nargs="?", help="schedule id (show/pause/resume/delete)")
-    p.add_argument("--notebook", help="notebook (create)")
-    p.add_argument("--cron", help="cron expression in UTC, e.g. '0 6 * * *' (create)")
-    p.add_argument("--all", action="store_true", help="all users' schedules (admins)")
+    schedule = sub.add_parser("schedule", help="run a notebook on a cron schedule").add_subparsers(
+        dest="schedule_command", required=True
+    )
+    p = command(schedule, "create", cmd_schedule_create, "a new schedule")
+    p.add_argument("notebook_path", nargs="?", metavar="NOTEBOOK", help="notebook (or --notebook)")
+    p.add_argument("--notebook", help="path in your home (relative) or under /opt/vre/notebooks")
+    p.add_argument("--cron", required=True, help="cron expression in UTC, e.g. '0 6 * * *'")
     _submission_options(p, with_notebook=False)
-    p.set_defaults(func=cmd_schedule)
+    p = command(schedule, "list", cmd_schedule_list, "your schedules")
+    p.add_argument("--all", action="store_true", help="all users' schedules (admins)")
+    for name, func, help in (
+        ("show", cmd_schedule_show, "one schedule"),
+        ("pause", cmd_schedule_pause, "stop firing (runs missed meanwhile are skipped)"),
+        ("resume", cmd_schedule_pause, "fire again"),
+        ("delete", cmd_schedule_delete, "remove it (its past jobs stay listed)"),
+    ):
+        command(schedule, name, func, help).add_argument("id", help="schedule id (`vre jobs schedule list`)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "schedule" and args.action == "create":
-            args.notebook = args.notebook or args.id  # `schedule create NOTEBOOK --cron ...` too
-            if not args.cron or not args.notebook:
-                raise CLIError("schedule create needs a notebook and --cron EXPR; e.g. --notebook work/a.ipynb --cron '0 6 * * *'")
+
+    def command() -> int:
         args.token = args.token or os.environ.get("JUPYTERHUB_API_TOKEN")
         if not args.token:
-            raise CLIError("no hub token; pass --token or run inside a hub session (JUPYTERHUB_API_TOKEN)")
+            raise CLIError("no hub token", "pass --token or run inside a hub session (JUPYTERHUB_API_TOKEN)")
         return args.func(Client(_service_url(args), args.token), args)
-    except CLIError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+
+    return run(command, unexpected="see the jobs service's log")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Job containers and the user's home volume, through the Docker SDK.
+"""Job containers, and the user's home volume (:class:`vre_core.homes.HomeVolume`), through the
+Docker SDK.
 
 Every call here blocks; the dispatcher runs them in worker threads. Containers are
 named and labelled after their job so that a restarted service finds them again.
@@ -6,11 +7,8 @@ named and labelled after their job so that a restarted service finds them again.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import posixpath
-import tarfile
 import threading
 import time
 import uuid
@@ -20,8 +18,8 @@ from importlib import resources
 import docker
 import docker.errors
 import requests.exceptions
-
-HOME = "/home/jovyan"
+from vre_core.homes import HomeVolume
+from vre_core.naming import HOME
 LABEL_JOB = "org.dataterra.vre.job-id"
 LABEL_USER = "org.dataterra.vre.job-user"
 LABEL_ROLE = "org.dataterra.vre.role"
@@ -58,72 +56,38 @@ class DockerBackend:
         # Labels this service's own file-access containers (several services may share an engine).
         self.identity = identity or f"pid-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.scratch_ttl = scratch_ttl
-        self._scratch_boxes: dict[str, list] = {}
+        self._scratch_boxes: dict[str, HomeVolume] = {}
         self._scratch_lock = threading.Lock()
         self._runjob = _runjob_source()
 
     # --- the user's home volume ------------------------------------------------
 
     def volume_exists(self, volume: str) -> bool:
-        try:
-            self.client.volumes.get(volume)
-            return True
-        except docker.errors.NotFound:
-            return False
+        return HomeVolume(self.client, self.image, volume).exists()
 
-    def _scratch_box(self, volume: str | None):
-        """A created (never started) container that mounts the home volume.
-
-        ``docker cp`` works on such a container, so files go in and out of the
-        volume with the container's view of paths (symlinks cannot reach the host)
-        without running anything. One is kept per volume for ``scratch_ttl``
-        seconds, since creating one costs more than the copy itself.
-        """
-        key = volume or ""
+    def _home(self, volume: str | None) -> HomeVolume:
+        """The volume's :class:`~vre_core.homes.HomeVolume`, kept (with its created, never
+        started container) for ``scratch_ttl`` seconds after its last use, since creating a
+        container costs more than the copy itself."""
         with self._scratch_lock:
-            entry = self._scratch_boxes.get(key)
-            if entry is None:
-                volumes = {volume: {"bind": HOME, "mode": "rw"}} if volume else {}
-                box = self.client.containers.create(
-                    self.image,
-                    entrypoint=["true"],
-                    command=[],
-                    volumes=volumes,
-                    labels={LABEL_ROLE: "vre-jobs-scratch", LABEL_SERVICE: self.identity},
-                    network_mode="none",
-                )
-                entry = self._scratch_boxes[key] = [box, 0.0]
-            entry[1] = time.monotonic()
-            return entry[0]
-
-    def _in_scratch(self, volume: str | None, action):
-        """``action(box)``, again with a new box if the cached one was removed meanwhile."""
-        for attempt in (1, 2):
-            box = self._scratch_box(volume)
-            try:
-                return action(box)
-            except docker.errors.NotFound as e:
-                if "No such container" not in str(e) or attempt == 2:
-                    raise
-                with self._scratch_lock:
-                    self._scratch_boxes.pop(volume or "", None)
+            home = self._scratch_boxes.get(volume or "")
+            if home is None:
+                labels = {LABEL_ROLE: "vre-jobs-scratch", LABEL_SERVICE: self.identity}
+                home = self._scratch_boxes[volume or ""] = HomeVolume(self.client, self.image, volume, labels=labels)
+            return home
 
     def expire_scratch(self, all_: bool = False, volume: str | None = None) -> None:
         """Remove file-access containers unused for ``scratch_ttl`` seconds (all: every one;
         volume: the one holding that volume, which can then be removed)."""
         now = time.monotonic()
-        with self._scratch_lock:
-            old = [
-                k
-                for k, (_, used) in self._scratch_boxes.items()
-                if all_ or k == volume or (volume is None and now - used > self.scratch_ttl)
+        with self._scratch_lock:  # the objects stay: a thread still using one makes a new box in it
+            homes = [
+                home
+                for k, home in self._scratch_boxes.items()
+                if all_ or (volume is not None and k == volume) or (volume is None and now - home.used > self.scratch_ttl)
             ]
-            boxes = [self._scratch_boxes.pop(k)[0] for k in old]
-        for box in boxes:
-            try:
-                box.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        for home in homes:
+            home.close()
 
     def remove_stale_scratch(self) -> None:
         """Remove file-access containers a previous run of this service left (it was killed)."""
@@ -134,49 +98,11 @@ class DockerBackend:
 
     def read_file(self, volume: str | None, path: str, max_bytes: int = 50_000_000) -> bytes | None:
         """Content of ``path`` as the user container sees it, None if it is not a file."""
-        if volume and path.startswith(HOME + "/") and not self.volume_exists(volume):
-            return None
-
-        def fetch(box):
-            try:
-                stream, stat = box.get_archive(path)
-            except docker.errors.NotFound as e:
-                if "No such container" in str(e):
-                    raise
-                return None  # no such file
-            if stat.get("size", 0) > max_bytes:
-                return None
-            return b"".join(stream)
-
-        data = self._in_scratch(volume, fetch)
-        if data is None:
-            return None
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                return None
-            return tar.extractfile(member).read()
+        return self._home(volume).read(path, max_bytes)
 
     def write_files(self, volume: str, folder: str, files: dict[str, bytes]) -> None:
         """Put files into ``folder`` (below the home; created, owned by the user) in the home volume."""
-        uid, _, gid = self.limits.user.partition(":")
-        uid, gid = int(uid), int(gid or 100)
-        rel = posixpath.relpath(posixpath.join(HOME, folder), HOME)
-        if rel.startswith(".."):
-            raise ValueError(f"{folder} is outside {HOME}")
-        buf = io.BytesIO()
-        now = time.time()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            parts = [] if rel == "." else rel.split("/")
-            for i in range(len(parts)):
-                d = tarfile.TarInfo("/".join(parts[: i + 1]))
-                d.type, d.mode, d.uid, d.gid, d.mtime = tarfile.DIRTYPE, 0o755, uid, gid, now
-                tar.addfile(d)
-            for name, content in files.items():
-                info = tarfile.TarInfo(posixpath.normpath(posixpath.join(rel, name)))
-                info.size, info.mode, info.uid, info.gid, info.mtime = len(content), 0o644, uid, gid, now
-                tar.addfile(info, io.BytesIO(content))
-        self._in_scratch(volume, lambda box: box.put_archive(HOME, buf.getvalue()))
+        self._home(volume).write(folder, files, owner=self.limits.user)
 
     # --- job containers --------------------------------------------------------
 

@@ -19,9 +19,9 @@ import os
 import sys
 from pathlib import Path
 
-from vre_hub.network import JOBS_PORT
+from vre_core.naming import JOBS_PORT, JOBS_SERVICE
 
-SERVICE_NAME = "jobs"
+SERVICE_NAME = JOBS_SERVICE
 #: What a user's token needs to use the service (OAuth tokens issued for it carry it).
 ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
 

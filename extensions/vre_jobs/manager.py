@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from vre_core.naming import CONTAINER_LOG, RESULT_FILES
 
 from . import db
 from .containers import DockerBackend
@@ -272,7 +273,7 @@ class JobManager:
 
     def read_result(self, job: dict, name: str) -> bytes | None:
         """A file of a job's results folder (blocking)."""
-        if name not in ("notebook.ipynb", "notebook.html", "parameters.json", "job.log", "status.json", "container.log"):
+        if name not in (*RESULT_FILES, CONTAINER_LOG):
             return None
         return self.backend.read_file(self.volume_for(job["owner"]), posixpath.join(job["output_dir"], name))
 
@@ -548,7 +549,7 @@ class JobManager:
         """Final status.json (and the container's log when the runner did not finish)."""
         files = {"status.json": json.dumps({**report, **record}, indent=2).encode()}
         if name and report.get("state") in (None, "running"):
-            files["container.log"] = bounded_text(self.backend.logs(name), 1_000_000).encode()
+            files[CONTAINER_LOG] = bounded_text(self.backend.logs(name), 1_000_000).encode()
         try:
             self.backend.write_files(volume, output_dir, files)
         except Exception:

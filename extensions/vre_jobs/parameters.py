@@ -12,7 +12,7 @@ import os
 import posixpath
 import tempfile
 
-HOME = "/home/jovyan"
+from vre_core.naming import HOME
 
 
 class SubmissionError(ValueError):

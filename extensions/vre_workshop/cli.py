@@ -5,13 +5,18 @@
     vre workshop status neo-2026
     vre workshop collect neo-2026          # participants' notebooks -> teacher's home
     vre workshop end neo-2026              # stop, archive homes, disable (or remove) accounts
+
+``--url`` is the hub's URL (``--hub-url``, its old name, still works); ``list`` and
+``status`` take ``--json``. Errors and exit codes follow the CLI kit (vre_core.cli).
 """
 
 import argparse
+import dataclasses
 import sys
 
-from ..client import HubAPIError
-from ..state import StateDir
+from vre_core.cli import add_json, add_state_dir, add_url, print_json, run
+from vre_core.hub import HubAPIError
+from vre_core.state import StateDir
 from .context import Context
 from .errors import WorkshopError
 
@@ -46,6 +51,9 @@ def cmd_create(ctx: Context, args) -> int:
 
 def cmd_list(ctx: Context, args) -> int:
     workshops = ctx.registry.all()
+    if args.json:
+        print_json([dataclasses.asdict(w) for w in workshops])
+        return 0
     if not workshops:
         say(f"no workshops in {ctx.state_dir}")
     for w in workshops:
@@ -94,7 +102,11 @@ def cmd_status(ctx: Context, args) -> int:
     from .status import render, status
 
     workshop = ctx.registry.load(args.name)
-    print(render(workshop, status(ctx, workshop, idle_minutes=args.idle_minutes)))
+    members = status(ctx, workshop, idle_minutes=args.idle_minutes)
+    if args.json:
+        print_json([dataclasses.asdict(m) for m in members])
+    else:
+        print(render(workshop, members))
     return 0
 
 
@@ -132,8 +144,8 @@ def cmd_culling(ctx: Context, args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vre workshop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", help="hub state folder (default $VRE_STATE_DIR or ./.vre)")
-    parser.add_argument("--hub-url", help="hub URL (default: the one `vre up` recorded)")
+    add_state_dir(parser)
+    add_url(parser, "hub URL (default: the one `vre up` recorded)", old=("--hub-url",))
     parser.add_argument("--image", help="user image for home-volume work (default: the spawner's)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -156,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     class_options(p)
     p.set_defaults(func=cmd_create)
 
-    sub.add_parser("list", help="workshops recorded in the state folder").set_defaults(func=cmd_list)
+    p = sub.add_parser("list", help="workshops recorded in the state folder")
+    add_json(p)
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("distribute", help="copy (new) notebooks into every home, keeping edits")
     p.add_argument("name")
@@ -174,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="running / idle / starting / stopped / failed per participant")
     p.add_argument("name")
     p.add_argument("--idle-minutes", type=float, default=15, help="no activity for this long = idle")
+    add_json(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("collect", help="copy participants' notebooks into the teacher's home")
@@ -195,20 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    ctx = Context(state=StateDir(args.state_dir), hub_url=args.hub_url, image=args.image, say=say)
-    try:
-        return args.func(ctx, args)
-    except WorkshopError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-    except HubAPIError as error:
-        print(f"error: the hub refused a request ({error}); check the admin token and the hub log", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("error: interrupted; run the command again to finish", file=sys.stderr)
-    except OSError as error:
-        print(f"error: {error}; check the path and permissions", file=sys.stderr)
-    except Exception as error:  # Docker API errors and the like: one line, not a traceback
-        print(f"error: {error.__class__.__name__}: {error}; see the hub and Docker logs", file=sys.stderr)
-    return 1
+    ctx = Context(state=StateDir(args.state_dir), hub_url=args.url, image=args.image, say=say)
+
+    def command() -> int:
+        try:
+            return args.func(ctx, args)
+        except HubAPIError as error:
+            raise WorkshopError(f"the hub refused a request ({error.what})", "check the admin token and the hub log") from None
+
+    return run(command, unexpected="see the hub and Docker logs")
 
 
 if __name__ == "__main__":

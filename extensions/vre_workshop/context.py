@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import requests
+from vre_core.hub import APIError
+from vre_core.state import StateDir
 
-from ..state import StateDir
 from .errors import WorkshopError
 from .registry import Registry
 
@@ -32,16 +32,16 @@ class Context:
 
     @cached_property
     def hub(self):
-        from .hubapi import WorkshopHub
+        from vre_core.hub import HubClient
 
         url = self.hub_url or self.state.hub_url
         token_file = self.state.path / "admin_token"
         if not token_file.exists():
             raise WorkshopError(f"no admin token in {self.state.path}", "start the hub with `vre up` first")
-        hub = WorkshopHub(url, self.state.admin_token)
+        hub = HubClient(url, self.state.admin_token)
         try:
             hub.request("GET", "/", timeout=5)
-        except requests.RequestException:
+        except APIError:
             raise WorkshopError(f"the hub does not answer at {url}", "start it with `vre up`") from None
         return hub
 

@@ -9,9 +9,10 @@ turns into the teacher role), and the notebooks in every participant's home.
 from dataclasses import dataclass
 from datetime import date
 
-from ..accounts import normalize_username
-from ..launcher import HubError, offered_profiles
-from ..naming import BadName, check_name as check_username
+from vre_core.accounts import normalize_username
+from vre_core.errors import VREError
+from vre_core.state import offered_profiles
+from vre_core.naming import BadName, check_name as check_username
 from . import homes, notebooks
 from .context import Context
 from .distribute import distribute
@@ -74,8 +75,8 @@ def validate(ctx: Context, req: Request) -> tuple[Workshop, bytes | None, bool]:
     if req.profile:
         try:
             offered = offered_profiles(ctx.state)
-        except HubError as error:
-            raise WorkshopError(str(error), "fix the hub configuration, then run create again") from None
+        except VREError as error:
+            raise WorkshopError(error.what, "fix the hub configuration, then run create again") from None
         if req.profile not in offered:
             raise WorkshopError(f"unknown profile {req.profile!r}", f"choose one of: {', '.join(offered)}")
 

@@ -3,7 +3,7 @@
 The hub runs one culler with the everyday timeout. During a workshop's class window its
 participants' (and teacher's) servers get the workshop's longer timeout instead, so a
 lunch break does not stop everyone's kernels. The culler loads this module through
-``--config=<idle_culler_config.py>`` (see :mod:`vre_hub.workshop.hubconfig`).
+``--config=<idle_culler_config.py>`` (see :mod:`vre_workshop.hubconfig`).
 """
 
 import os
@@ -46,7 +46,7 @@ def cull_arbiter(inactive: timedelta, inactive_limit: int, server: dict) -> bool
     """``IdleCuller.cull_arbiter_hook``: cull when idle longer than the user's limit."""
     global _timeouts
     if _timeouts is None:
-        from ..state import default_state_dir
+        from vre_core.state import default_state_dir
 
         _timeouts = WorkshopTimeouts(os.environ.get("VRE_STATE_DIR") or default_state_dir())
     username = (server.get("full_name") or "").split("/", 1)[0]

@@ -1,7 +1,7 @@
 """``vre workshop end``: disable the accounts, archive the homes, then maybe remove them.
 
 First every participant account is disabled as by ``vre users disable``
-(:mod:`vre_hub.disabling`: login and old cookies/tokens refused, tokens revoked, server
+(:mod:`vre_core.disabling`: login and old cookies/tokens refused, tokens revoked, server
 stopped, jobs cancelled, schedules paused), so nothing changes the homes while they are
 archived. Nothing is deleted before the archive is complete on disk. Before the workshop's
 expiry date the accounts stay disabled (homes kept) so that participants can be given more
@@ -12,8 +12,8 @@ group and home volumes are removed. Running ``end`` again is safe.
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..disabling import AccountError, disable_account
-from ..naming import work_volume_name
+from vre_core.disabling import AccountError, disable_account
+from vre_core.naming import work_volume_name
 from . import homes
 from .context import Context
 from .errors import WorkshopError

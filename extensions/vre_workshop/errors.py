@@ -1,10 +1,8 @@
-"""The one error type of the workshop commands: printed as a single line by the CLI."""
+"""The one error type of the workshop commands: :class:`vre_core.errors.VREError` (what is
+wrong; how to fix it), printed as a single line by the CLI."""
+
+from vre_core.errors import VREError
 
 
-class WorkshopError(Exception):
+class WorkshopError(VREError):
     """Something the operator can fix; ``str()`` says what is wrong and how to fix it."""
-
-    def __init__(self, what: str, fix: str = ""):
-        self.what = what
-        self.fix = fix
-        super().__init__(f"{what}; {fix}" if fix else what)

@@ -39,7 +39,7 @@ def refuse_ended_workshops(state_dir):
 
 def apply(c, state_dir=None) -> None:
     """Add the workshops' teacher roles and culling hook to the JupyterHub config ``c``."""
-    from ..state import default_state_dir
+    from vre_core.state import default_state_dir
 
     state_dir = Path(state_dir or default_state_dir())
     roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []

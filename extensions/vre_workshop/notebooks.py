@@ -12,11 +12,12 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from vre_core.naming import USER_GID, USER_UID
+
 from .errors import WorkshopError
 
 _GIT_URL = re.compile(r"^(https?|git|ssh|file)://|^[\w.-]+@[\w.-]+:|\.git/?$")
 
-JOVYAN_UID, JOVYAN_GID = 1000, 100
 
 
 def is_git_url(spec: str) -> bool:
@@ -58,7 +59,7 @@ def _pack(root: Path) -> bytes:
             if _hidden(relative) or path.is_symlink():
                 continue
             info = tar.gettarinfo(str(path), arcname=str(relative))
-            info.uid, info.gid, info.uname, info.gname = JOVYAN_UID, JOVYAN_GID, "jovyan", "users"
+            info.uid, info.gid, info.uname, info.gname = USER_UID, USER_GID, "jovyan", "users"
             info.mode = 0o755 if info.isdir() else 0o644
             if info.isdir():
                 tar.addfile(info)

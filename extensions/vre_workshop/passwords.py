@@ -8,7 +8,7 @@ alphabet (~81 bits), which no number of bcrypt rounds makes more or less guessab
 6 rounds (~0.02 s) are used for them. Human-chosen passwords keep the project default.
 """
 
-from .. import accounts
+from vre_core import accounts
 
 GENERATED_PASSWORD_ROUNDS = 6
 

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..client import HubAPIError
+from vre_core.hub import HubAPIError
 from .context import Context
 from .errors import WorkshopError
 from .registry import Workshop

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from ..naming import MAX_NAME_LENGTH
+from vre_core.naming import MAX_NAME_LENGTH
 from .errors import WorkshopError
 
 #: Workshop names become JupyterHub group names, user-name prefixes and Docker volume
-#: names: allowed names (vre_hub.naming) of letters, digits and single '-', starting with a
+#: names: allowed names (vre_core.naming) of letters, digits and single '-', starting with a
 #: letter, short enough that "<name>-teacher" is still an allowed user name.
 MAX_WORKSHOP_NAME_LENGTH = MAX_NAME_LENGTH - len("-teacher")
 NAME_PATTERN = re.compile(rf"\A(?=.{{3,{MAX_WORKSHOP_NAME_LENGTH}}}\Z)[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..naming import BadName, check_name
+from vre_core.naming import BadName, check_name
 from .errors import WorkshopError
 
 # No look-alikes (0/O, 1/l/I): passwords are read off a printed sheet.
@@ -60,7 +60,7 @@ def write_roster(path: Path, rows: list[tuple[str, str, str]], hub_url: str) -> 
 
 
 def read_roster(path: Path) -> list[dict]:
-    """The rows of a roster file; a user name that breaks the rule (vre_hub.naming) is refused."""
+    """The rows of a roster file; a user name that breaks the rule (vre_core.naming) is refused."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     for row in rows:

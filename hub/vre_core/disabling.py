@@ -19,27 +19,29 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from . import accounts
-from .client import HubAPIError, HubClient
+from .errors import VREError
+from .hub import APIError, HubClient
+from .naming import JOBS_SERVICE
 
 
-class AccountError(RuntimeError):
+class AccountError(VREError, RuntimeError):
     """A one-line reason the account could not be (fully) disabled, with what to do."""
 
 
 def stop_jobs(hub: HubClient, name: str) -> str:
     """Cancel ``name``'s jobs and pause its schedules in the jobs service; what was done."""
-    from vre_jobs.hubconfig import SERVICE_NAME
-
-    if hub.request("GET", f"/services/{SERVICE_NAME}", check=False).status_code == 404:
+    jobs = hub.service(JOBS_SERVICE)
+    if jobs is None:
         return "no jobs service"
-    url = f"{hub.url}/services/{SERVICE_NAME}/api/users/{quote(name, safe='')}/disable"
     try:
-        response = hub.session.post(url, timeout=hub.timeout)
-    except OSError as error:
-        response = error
-    if getattr(response, "status_code", None) != 200:
-        why = f"HTTP {response.status_code}" if hasattr(response, "status_code") else str(response)
-        raise AccountError(f"the jobs service did not stop {name}'s jobs ({why}); run the command again once it answers")
+        response = jobs.request("POST", f"/api/users/{quote(name, safe='')}/disable", check=False)
+    except APIError as error:  # no answer
+        raise AccountError(f"the jobs service did not stop {name}'s jobs ({error.what})", "run the command again once it answers") from None
+    if response.status_code != 200:
+        raise AccountError(
+            f"the jobs service did not stop {name}'s jobs (HTTP {response.status_code})",
+            "run the command again once it answers",
+        )
     done = response.json()
     return f"{done['cancelled']} job(s) cancelled, {done['paused_schedules']} schedule(s) paused"
 
@@ -56,7 +58,7 @@ def disable_account(hub: HubClient, name: str, db_url: str) -> Iterator[str]:
     if (hub.get(hub.user_path(name)).get("servers") or {}).get(""):
         try:
             hub.stop_server(name, wait=120)
-        except HubAPIError as error:
+        except APIError as error:
             raise AccountError(f"{name}'s server did not stop ({error}); run the command again") from None
         yield "server stopped (home kept)"
     yield stop_jobs(hub, name)

@@ -1,4 +1,6 @@
-"""The user-name rule, and the Docker names derived from user and group names.
+"""The VRE's names and fixed facts, each written once: the user-name rule, the Docker names
+derived from user and group names, the user image, paths and ids inside it, default ports and
+the jobs service's result files. The hub, the jobs service and the workshop tools read them here.
 
 **The rule** (the one place it is written; the hub, the sign-up page, ``vre users add``,
 workshops and the spawner all use it): a user or group name is 1 to 28 lower-case ASCII
@@ -21,7 +23,7 @@ import hashlib
 import re
 import string
 
-from escapism import escape
+from . import __version__
 
 #: Longest allowed user or group name (see above for why 28).
 MAX_NAME_LENGTH = 28
@@ -64,6 +66,10 @@ def escape_name(name: str) -> str:
     stop) the container of an account from before the rule, which the spawner refuses to
     start. Escaped names over 63 characters (never an allowed name) end in ``--<hash>``.
     """
+    # DockerSpawner's dependency, imported here: the user image (whose `vre jobs` reads this
+    # module's facts) does not have it.
+    from escapism import escape
+
     escaped = escape(name, _SAFE, escape_char="-").lower()
     if len(escaped) <= MAX_ESCAPED_LENGTH:
         return escaped
@@ -91,3 +97,38 @@ def work_volume_name(group: str) -> str:
 
 #: The shared read-only reference data (*Dataref*) volume.
 DATAREF_VOLUME = "vre-dataref"
+
+
+# -- the user image and the account inside it -------------------------------------------
+
+#: Repository of the user image (tagged with the project's version).
+USER_IMAGE_REPO = "dataterra-vre/user"
+
+
+def user_image_tag(version: str = __version__) -> str:
+    """The user image the spawner, the jobs service and workshops run (``VRE_USER_IMAGE`` overrides
+    it where they read the environment)."""
+    return f"{USER_IMAGE_REPO}:{version}"
+
+
+#: Where a user's home (*Datahome*) is mounted in every container of the user image.
+HOME = "/home/jovyan"
+#: The image's user (jovyan) and group (users): servers, jobs and home files belong to them.
+USER_UID, USER_GID = 1000, 100
+RUN_AS = f"{USER_UID}:{USER_GID}"
+
+# -- default ports ---------------------------------------------------------------------
+
+#: Public port of the hub (its proxy), the hub's REST API, the proxy's API.
+HUB_PORT, HUB_API_PORT, PROXY_API_PORT = 8000, 8081, 8001
+#: The jobs service's fixed port on the users' network gateway (``VRE_JOBS_PORT``): fixed so
+#: that the ``VRE_JOBS_URL`` given to servers outlives hub restarts.
+JOBS_PORT = 8082
+
+# -- the jobs service -------------------------------------------------------------------
+
+#: Its name among the hub's services (``/services/jobs/``).
+JOBS_SERVICE = "jobs"
+#: What each job leaves in its results folder (``container.log`` only when papermill never ran).
+RESULT_FILES = ("notebook.ipynb", "notebook.html", "parameters.json", "job.log", "status.json")
+CONTAINER_LOG = "container.log"

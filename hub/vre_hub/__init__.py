@@ -1,3 +1,5 @@
 """DATA TERRA VRE hub parts: traitlets-configurable pieces for jupyterhub_config.py and the `vre` CLI."""
 
-__version__ = "0.1.0"
+from vre_core import __version__
+
+__all__ = ["__version__"]

@@ -1,9 +1,5 @@
-"""Password accounts of the default authenticator (NativeAuthenticator).
-
-NativeAuthenticator keeps bcrypt hashes in the hub database (table ``users_info``); an
-account only logs in once ``is_authorized`` is set, by an admin in /hub/authorize or here.
-The CLI writes that table directly so that an operator (or a teacher creating a workshop)
-can create authorized accounts without clicking through the sign-up page.
+"""The hub's authenticator. Password accounts written from the CLI (``set_password``,
+``set_authorized``) are in :mod:`vre_core.accounts`, shared with the workshop tools.
 
 :class:`VREAuthenticator` is NativeAuthenticator with the project's user-name rule
 (:mod:`vre_hub.naming`) on the sign-up page, names that sign-up can never claim (admins,
@@ -13,72 +9,16 @@ the hub starts, before it accepts connections.
 
 from pathlib import Path
 
-import bcrypt
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import SignUpHandler
 from nativeauthenticator.orm import UserInfo
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.orm import sessionmaker
 from tornado import web
 from traitlets import Set, Unicode, default
+from vre_core.accounts import store_password, normalize_username, set_authorized, set_password
+from vre_core.naming import BadName, check_name
+from vre_core.state import read_or_create_secret
 
-from .naming import BadName, check_name
-from .state import read_or_create_secret
-
-
-def normalize_username(name: str) -> str:
-    """The name as JupyterHub's authenticators store it (lowercased), so that an account made
-    here is the one its owner logs in to."""
-    return name.lower()
-
-
-def _session(db_url: str):
-    engine = create_engine(db_url)
-    if "users_info" not in inspect(engine).get_table_names():
-        UserInfo.__table__.create(engine)
-    return sessionmaker(bind=engine)()
-
-
-def _store_password(db, username: str, password: str, authorized: bool, rounds: int) -> None:
-    if not password:
-        raise ValueError(f"empty password for {username!r}; give a non-empty password")
-    hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds))
-    info = db.query(UserInfo).filter(UserInfo.username == username).first()
-    if info is None:
-        db.add(UserInfo(username=username, password=hashed, is_authorized=authorized))
-    else:
-        info.password = hashed
-        info.is_authorized = authorized
-    db.commit()
-
-
-def set_password(
-    username: str, password: str, db_url: str, authorized: bool = True, rounds: int = 12
-) -> None:
-    """Create or update the account ``username`` (already normalized) with ``password``.
-
-    ``rounds``: bcrypt cost; generated long random passwords can afford fewer rounds, which
-    keeps many simultaneous logins (a workshop starting) from queueing in the hub.
-    """
-    db = _session(db_url)
-    try:
-        _store_password(db, username, password, authorized, rounds)
-    finally:
-        db.close()
-
-
-def set_authorized(username: str, authorized: bool, db_url: str) -> bool:
-    """Enable or disable login for ``username``; False if there is no such account."""
-    db = _session(db_url)
-    try:
-        info = db.query(UserInfo).filter(UserInfo.username == username).first()
-        if info is None:
-            return False
-        info.is_authorized = authorized
-        db.commit()
-        return True
-    finally:
-        db.close()
+__all__ = ["VREAuthenticator", "normalize_username", "set_authorized", "set_password"]
 
 
 class VRESignUpHandler(SignUpHandler):
@@ -146,7 +86,7 @@ class VREAuthenticator(NativeAuthenticator):
         super().add_user(user)  # refuses a name that breaks the rule (REST API, hub start)
         if user.name in self.admin_users and self.admin_password_file and self.get_user(user.name) is None:
             password = read_or_create_secret(Path(self.admin_password_file))
-            _store_password(self.db, user.name, password, authorized=True, rounds=12)
+            store_password(self.db, user.name, password, authorized=True, rounds=12)
             self.log.info("Created the admin account %s with the password in %s", user.name, self.admin_password_file)
 
     @default("auth_refresh_age")

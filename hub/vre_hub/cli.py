@@ -1,39 +1,36 @@
 """The operator's command line: ``vre up | down | status | logs | images build | users add | disable | enable``.
 
-Component command groups are dispatched to their own modules:
-``vre catalog`` (vre_catalog.cli), ``vre jobs`` (vre_jobs.cli), ``vre workshop`` (vre_hub.workshop.cli).
+Component command groups (``vre catalog``, ``vre jobs``, ``vre workshop``) are the
+``vre.commands`` entry points of the installed packages (pyproject.toml), so that the hub
+imports none of them. Errors and exit codes follow the CLI kit (vre_core.cli).
 Every step says what it does; a failing step says which and why in one line.
 """
 
 import argparse
-import importlib
 import os
 import secrets
 import subprocess
 import sys
 import time
+from importlib.metadata import entry_points
+
+from vre_core.cli import add_json, add_state_dir, fail, print_json, run
+from vre_core.errors import VREError
+from vre_core.naming import HUB_API_PORT, HUB_PORT, PROXY_API_PORT
 
 from . import __version__
 
-COMPONENT_COMMANDS = {
-    "catalog": "vre_catalog.cli",
-    "jobs": "vre_jobs.cli",
-    "workshop": "vre_hub.workshop.cli",
-}
+#: ``vre <group> ...`` -> the group's ``main(argv)``, from the installed packages.
+COMPONENT_COMMANDS = {ep.name: ep for ep in entry_points(group="vre.commands")}
 
 
 def say(message: str) -> None:
     print(f"vre: {message}", flush=True)
 
 
-def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    return 1
-
-
 def _hub(args):
     from .launcher import HubProcess
-    from .state import StateDir
+    from vre_core.state import StateDir
 
     return HubProcess(
         StateDir(args.state_dir),
@@ -45,7 +42,7 @@ def _hub(args):
 
 
 def _client(state):
-    from .client import HubClient
+    from vre_core.hub import HubClient
 
     return HubClient(state.hub_url, state.admin_token)
 
@@ -54,7 +51,9 @@ def _client(state):
 
 
 def cmd_up(args) -> int:
-    from . import engine, images, naming
+    from vre_core import naming
+
+    from . import engine, images
 
     say("checking the Docker engine")
     say(engine.ensure_docker_engine(log=say))
@@ -88,7 +87,7 @@ def cmd_up(args) -> int:
 
 
 def cmd_down(args) -> int:
-    from .client import HubAPIError
+    from vre_core.hub import HubAPIError
 
     hub = _hub(args)
     if not hub.pid():
@@ -121,13 +120,23 @@ def cmd_status(args) -> int:
 
     hub = _hub(args)
     pid = hub.pid()
-    print(f"docker engine : {'answers' if engine.engine_answers() else 'NOT answering'}")
     tag = images.user_image_tag()
-    print(f"user image    : {tag} ({'present' if images.image_exists(tag) else 'missing'})")
-    print(f"hub           : {'running, pid %d, %s' % (pid, hub.state.hub_url) if pid else 'stopped'}")
+    found = {
+        "docker_engine": engine.engine_answers(),
+        "user_image": {"tag": tag, "present": images.image_exists(tag)},
+        "hub": {"pid": pid, "url": hub.state.hub_url} if pid else None,
+    }
     if pid:
         users = _client(hub.state).get("/users")
-        running = [u["name"] for u in users if u.get("servers")]
+        found["users"] = {u["name"]: {"running": bool(u.get("servers"))} for u in users}
+    if args.json:
+        print_json(found)
+        return 0
+    print(f"docker engine : {'answers' if found['docker_engine'] else 'NOT answering'}")
+    print(f"user image    : {tag} ({'present' if found['user_image']['present'] else 'missing'})")
+    print(f"hub           : {'running, pid %d, %s' % (pid, hub.state.hub_url) if pid else 'stopped'}")
+    if pid:
+        running = [name for name, user in found["users"].items() if user["running"]]
         print(f"users         : {len(users)} ({len(running)} with a running server: {', '.join(running) or '-'})")
     return 0
 
@@ -151,8 +160,8 @@ def cmd_images_build(args) -> int:
 
 
 def cmd_users_add(args) -> int:
-    from . import accounts, naming
-    from .state import StateDir
+    from vre_core import accounts, naming
+    from vre_core.state import StateDir
 
     state = StateDir(args.state_dir)
     # Upper case is lower-cased, as at login; any other break of the rule is refused.
@@ -166,8 +175,8 @@ def cmd_users_add(args) -> int:
 
 def cmd_users_disable(args) -> int:
     """Login off, tokens revoked, server stopped, jobs cancelled (vre_hub.disabling)."""
-    from .disabling import disable_account
-    from .state import StateDir
+    from vre_core.disabling import disable_account
+    from vre_core.state import StateDir
 
     state = StateDir(args.state_dir)
     for line in disable_account(_client(state), args.name, state.db_url):
@@ -176,8 +185,8 @@ def cmd_users_disable(args) -> int:
 
 
 def cmd_users_enable(args) -> int:
-    from .disabling import enable_account
-    from .state import StateDir
+    from vre_core.disabling import enable_account
+    from vre_core.state import StateDir
 
     say(f"{args.name}: {enable_account(args.name, StateDir(args.state_dir).db_url)}")
     return 0
@@ -189,11 +198,11 @@ def cmd_users_enable(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vre", description="DATA TERRA VRE operator command line")
     parser.add_argument("--version", action="version", version=f"vre {__version__}")
-    parser.add_argument("--state-dir", default=None, help="hub state folder (default $VRE_STATE_DIR or ./.vre)")
+    add_state_dir(parser)
     parser.add_argument("--ip", default="127.0.0.1", help="address the hub listens on")
-    parser.add_argument("--port", type=int, default=8000, help="public port of the hub")
-    parser.add_argument("--api-port", type=int, default=8081, help="internal hub API port")
-    parser.add_argument("--proxy-api-port", type=int, default=8001, help="internal proxy API port")
+    parser.add_argument("--port", type=int, default=HUB_PORT, help="public port of the hub")
+    parser.add_argument("--api-port", type=int, default=HUB_API_PORT, help="internal hub API port")
+    parser.add_argument("--proxy-api-port", type=int, default=PROXY_API_PORT, help="internal proxy API port")
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="install what is missing, build images, start the hub")
@@ -210,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--admin-user", default=os.environ.get("VRE_ADMIN_USER", "admin"), help="as for up")
     restart.set_defaults(func=cmd_restart)
 
-    sub.add_parser("status", help="engine, image, hub and servers").set_defaults(func=cmd_status)
+    status = sub.add_parser("status", help="engine, image, hub and servers")
+    add_json(status)
+    status.set_defaults(func=cmd_status)
 
     logs = sub.add_parser("logs", help="the hub's log")
     logs.add_argument("-f", "--follow", action="store_true")
@@ -265,16 +276,20 @@ def main(argv: list[str] | None = None) -> int:
         globals_ = build_parser().parse_known_args(argv[:index] + ["status"])[0]
         if globals_.state_dir:
             os.environ["VRE_STATE_DIR"] = str(globals_.state_dir)
-        return importlib.import_module(COMPONENT_COMMANDS[component]).main(argv[index + 1 :])
+        return COMPONENT_COMMANDS[component].load()(argv[index + 1 :])
     args = build_parser().parse_args(argv)
     started = time.monotonic()
+
+    def command() -> int:
+        try:
+            return args.func(args)
+        except (KeyboardInterrupt, VREError):
+            raise
+        except Exception as error:  # one line naming the step, not a traceback
+            raise VREError(f"{args.command}: {error}") from None
+
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        return fail("interrupted")
-    except Exception as error:  # one line, not a traceback
-        step = getattr(args, "command", "")
-        return fail(f"{step}: {error}")
+        return run(command)
     finally:
         if getattr(args, "command", "") in {"up", "images"}:
             say(f"done in {time.monotonic() - started:.0f} s")

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .state import REPO_ROOT
+from vre_core.state import REPO_ROOT
 
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 DOCKERD_LOG = Path("/var/log/vre/dockerd.log")

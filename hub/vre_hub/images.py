@@ -17,15 +17,22 @@ import time
 import tomllib
 from pathlib import Path
 
-from . import __version__
-from .state import REPO_ROOT
+from vre_core import __version__
+from vre_core.naming import USER_IMAGE_REPO, user_image_tag  # noqa: F401 (used by callers)
+from vre_core.state import REPO_ROOT
 
-USER_IMAGE_REPO = "dataterra-vre/user"
 OFFLINE_BASE_IMAGE = "dataterra-vre/base:bookworm"
 PUBLIC_BASE_IMAGE = "debian:bookworm-slim"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CONTEXT_HASH_LABEL = "org.dataterra.vre.context-hash"
-PACKAGE_DIRS = ["hub/vre_hub", "catalogs/vre_catalog", "widgets/vre_widgets", "extensions/vre_jobs"]
+PACKAGE_DIRS = [
+    "hub/vre_core",
+    "hub/vre_hub",
+    "catalogs/vre_catalog",
+    "widgets/vre_widgets",
+    "extensions/vre_jobs",
+    "extensions/vre_workshop",
+]
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", "samples", ".ipynb_checkpoints", "*.egg-info", ".vre-catalog-index.pkl"
 )
@@ -33,10 +40,6 @@ _IGNORE = shutil.ignore_patterns(
 
 class BuildError(RuntimeError):
     """A build step failed; the message says which and why."""
-
-
-def user_image_tag(version: str = __version__) -> str:
-    return f"{USER_IMAGE_REPO}:{version}"
 
 
 def user_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:

@@ -4,7 +4,6 @@ Used by ``vre up``/``vre down`` and by the integration tests, so that tests exer
 same start-up path as operators. The hub starts its own configurable-http-proxy.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -13,39 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
+from vre_core.hub import APIError, ServiceClient
+from vre_core.naming import HUB_API_PORT, HUB_PORT, JOBS_PORT, PROXY_API_PORT
+from vre_core.state import CONFIG_FILE, StateDir, offered_profiles  # noqa: F401 (offered_profiles: used by callers)
 
 from . import network
-from .state import REPO_ROOT, StateDir
-
-CONFIG_FILE = REPO_ROOT / "hub" / "jupyterhub_config.py"
-
-
-# Reads the configuration as JupyterHub does (the file, then jupyterhub_config.d/), in a
-# child process: the file reads VRE_* variables and must not change this process's.
-_PROFILES_PROBE = """
-import json, sys
-from traitlets.config import PyFileConfigLoader
-from vre_hub.spawner import DEFAULT_PROFILES
-config = PyFileConfigLoader(sys.argv[1]).load_config()
-profiles = config.VRESpawner.profiles if "profiles" in config.VRESpawner else DEFAULT_PROFILES
-print(json.dumps([profile["name"] for profile in profiles]))
-"""
-
-
-def offered_profiles(state: StateDir, config_file: Path = CONFIG_FILE) -> list[str]:
-    """Names of the spawn profiles a hub run from ``state`` offers."""
-    result = subprocess.run(
-        [sys.executable, "-c", _PROFILES_PROBE, str(config_file)],
-        # The hub API's address is not needed here, so the users' network need not exist yet.
-        env={**os.environ, "VRE_STATE_DIR": str(state.path), "VRE_HUB_API_IP": "127.0.0.1"},
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HubError(f"cannot read the profiles of {config_file}: {last}")
-    return json.loads(result.stdout)
 
 
 class HubError(RuntimeError):
@@ -57,10 +28,10 @@ class HubProcess:
     """A JupyterHub started from ``hub/jupyterhub_config.py`` with a given state folder."""
 
     state: StateDir
-    port: int = 8000
-    api_port: int = 8081
-    proxy_api_port: int = 8001
-    jobs_port: int = field(default_factory=lambda: int(os.environ.get("VRE_JOBS_PORT") or network.JOBS_PORT))
+    port: int = HUB_PORT
+    api_port: int = HUB_API_PORT
+    proxy_api_port: int = PROXY_API_PORT
+    jobs_port: int = field(default_factory=lambda: int(os.environ.get("VRE_JOBS_PORT") or JOBS_PORT))
     ip: str = "127.0.0.1"
     env: dict = field(default_factory=dict)
     config_file: Path = CONFIG_FILE
@@ -120,17 +91,14 @@ class HubProcess:
         return self
 
     def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def alive():
             if getattr(self, "process", None) is not None and self.process.poll() is not None:
                 raise HubError(f"the hub exited with code {self.process.returncode}; {self._log_tail()}")
-            try:
-                if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise HubError(f"the hub did not answer at {self.url} within {timeout:.0f} s; {self._log_tail()}")
+
+        try:
+            ServiceClient(self.url).wait_up("/hub/api/", timeout=timeout, alive=alive)
+        except APIError:
+            raise HubError(f"the hub did not answer at {self.url} within {timeout:.0f} s; {self._log_tail()}") from None
 
     def _log_tail(self) -> str:
         try:

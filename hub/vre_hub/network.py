@@ -38,8 +38,6 @@ from dataclasses import dataclass
 
 DEFAULT_NETWORK = "vre-users"
 HOST = "host"  # the unsafe host-network mode
-#: Fixed port of the jobs service on the gateway: servers' VRE_JOBS_URL outlives hub restarts.
-JOBS_PORT = 8082
 LINK_LOCAL = "169.254.0.0/16"
 #: Docker driver options of the network: containers cannot reach each other.
 OPTIONS = {"com.docker.network.bridge.enable_icc": "false"}

@@ -24,7 +24,9 @@ from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Dict, Float, List, Unicode, default
 
-from .naming import DATAREF_VOLUME, BadName, check_name, escape_name, work_volume_name
+from vre_core.homes import HomeVolume
+from vre_core.naming import DATAREF_VOLUME, HOME, RUN_AS, BadName, check_name, escape_name, work_volume_name
+
 from .network import DEFAULT_NETWORK, HOST
 
 DEFAULT_PROFILES = [
@@ -77,7 +79,7 @@ class VRESpawner(DockerSpawner):
         "standard", help="Profile used when a spawn request names none."
     ).tag(config=True)
 
-    home_mount = Unicode("/home/jovyan", help="Where the *Datahome* volume is mounted.").tag(
+    home_mount = Unicode(HOME, help="Where the *Datahome* volume is mounted.").tag(
         config=True
     )
 
@@ -96,7 +98,7 @@ class VRESpawner(DockerSpawner):
     ).tag(config=True)
 
     work_volume_uid = Unicode(
-        "1000:100",
+        RUN_AS,
         help="Owner (uid:gid) given to a *Datawork* volume when it is first created, so members can write.",
     ).tag(config=True)
 
@@ -202,25 +204,8 @@ class VRESpawner(DockerSpawner):
 
     async def _ensure_work_volume(self, volume):
         """Create a *Datawork* volume owned by the users' uid (Docker makes new ones root-owned)."""
-        try:
-            await self.docker("inspect_volume", volume)
-            return
-        except docker.errors.NotFound:
-            pass
-        await self.docker("create_volume", name=volume, labels={"org.dataterra.vre.kind": "datawork"})
-        container = await self.docker(
-            "create_container",
-            image=self.image,
-            entrypoint=["chown"],
-            command=[self.work_volume_uid, "/volume"],
-            user="0",
-            host_config=self.client.create_host_config(binds={volume: {"bind": "/volume", "mode": "rw"}}),
-        )
-        try:
-            await self.docker("start", container["Id"])
-            await self.docker("wait", container["Id"])
-        finally:
-            await self.docker("remove_container", container["Id"], force=True)
+        work = HomeVolume(self.client, self.image, volume)
+        await asyncio.to_thread(work.ensure, self.work_volume_uid, {"org.dataterra.vre.kind": "datawork"})
 
     # -- lifecycle --------------------------------------------------------------
 

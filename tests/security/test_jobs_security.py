@@ -31,8 +31,8 @@ import requests
 from jobs.conftest import NOTEBOOKS, JobsUser, backend, jobs_url, make_user, wait_for_service  # noqa: F401 (fixtures)
 from vre_hub import accounts, naming
 from vre_hub import cli as vre_cli
-from vre_hub.workshop import cli as workshop_cli
-from vre_hub.workshop.registry import Registry
+from vre_workshop import cli as workshop_cli
+from vre_workshop.registry import Registry
 from vre_jobs.containers import LABEL_USER
 from vre_testing import free_port, need
 
@@ -275,7 +275,7 @@ def test_account_unauthorized_by_an_admin_is_refused_on_its_next_requests(hub, b
 
 def test_participant_of_an_ended_workshop_keeps_no_access_to_jobs(hub, backend, make_user, user_image, jobs_url):
     workshop = f"{hub.prefix}-jobsws"
-    argv = ["--state-dir", str(hub.state_dir), "--hub-url", hub.url, "--image", user_image]
+    argv = ["--state-dir", str(hub.state_dir), "--url", hub.url, "--image", user_image]
     assert workshop_cli.main([*argv, "create", workshop, "--seats", "1", "--expires", "2099-01-01"]) == 0
     record = Registry(hub.state_dir).load(workshop)
     hub.users.extend([*record.participants, record.teacher])  # the fixture's clean-up

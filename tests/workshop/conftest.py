@@ -20,7 +20,7 @@ from vre_hub.client import HubClient
 from vre_hub.launcher import HubProcess
 from vre_hub.naming import escape_name
 from vre_hub.state import StateDir
-from vre_hub.workshop import cli
+from vre_workshop import cli
 from vre_testing import free_port, own_network, remove_network
 
 
@@ -44,7 +44,7 @@ class WorkshopHub:
 
     def vre(self, *argv: str) -> int:
         """Run ``vre workshop ...`` against this hub, in-process."""
-        return cli.main(["--state-dir", str(self.state_dir), "--hub-url", self.url, "--image", self.image, *argv])
+        return cli.main(["--state-dir", str(self.state_dir), "--url", self.url, "--image", self.image, *argv])
 
     def restart(self) -> None:
         self.process.stop()

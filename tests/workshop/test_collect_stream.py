@@ -24,9 +24,9 @@ PARTICIPANTS = 3
 CHILD = """
 import json, sys
 from vre_hub.state import StateDir
-from vre_hub.workshop.collect import collect
-from vre_hub.workshop.context import Context
-from vre_hub.workshop.registry import Workshop
+from vre_workshop.collect import collect
+from vre_workshop.context import Context
+from vre_workshop.registry import Workshop
 
 def memory(field):
     for line in open("/proc/self/status"):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vre_hub.workshop.registry import Registry
-from vre_hub.workshop.roster import read_roster
+from vre_workshop.registry import Registry
+from vre_workshop.roster import read_roster
 
 pytestmark = [pytest.mark.docker]
 

@@ -11,15 +11,15 @@ import pytest
 from traitlets.config import Config
 
 from vre_hub.naming import is_allowed
-from vre_hub.workshop import hubconfig, notebooks
-from vre_hub.workshop.create import participant_names
-from vre_hub.workshop.culling import WorkshopTimeouts, cull_arbiter
-from vre_hub.workshop.errors import WorkshopError
-from vre_hub.workshop.prewarm import RateLimiter
-from vre_hub.workshop.registry import Registry, Workshop, check_name, parse_date, parse_datetime
-from vre_hub.workshop.roles import teacher_role
-from vre_hub.workshop.roster import assign_passwords, read_roster, write_roster
-from vre_hub.workshop.status import classify
+from vre_workshop import hubconfig, notebooks
+from vre_workshop.create import participant_names
+from vre_workshop.culling import WorkshopTimeouts, cull_arbiter
+from vre_workshop.errors import WorkshopError
+from vre_workshop.prewarm import RateLimiter
+from vre_workshop.registry import Registry, Workshop, check_name, parse_date, parse_datetime
+from vre_workshop.roles import teacher_role
+from vre_workshop.roster import assign_passwords, read_roster, write_roster
+from vre_workshop.status import classify
 
 
 def ws(**kw) -> Workshop:
@@ -148,7 +148,7 @@ def test_class_window_and_timeouts(tmp_path):
 
 
 def test_cull_arbiter_reads_state_dir(tmp_path, monkeypatch):
-    import vre_hub.workshop.culling as culling
+    import vre_workshop.culling as culling
 
     Registry(tmp_path).save(ws(class_idle_timeout=7200))
     monkeypatch.setenv("VRE_STATE_DIR", str(tmp_path))
@@ -219,7 +219,7 @@ def test_missing_or_empty_notebooks_path(tmp_path):
 
 
 def test_cli_unknown_workshop_is_one_line(tmp_path, capsys):
-    from vre_hub.workshop import cli
+    from vre_workshop import cli
 
     assert cli.main(["--state-dir", str(tmp_path), "status", "nope-ws"]) == 1
     err = capsys.readouterr().err.strip()
@@ -227,7 +227,7 @@ def test_cli_unknown_workshop_is_one_line(tmp_path, capsys):
 
 
 def test_cli_culling_updates_the_record(tmp_path, capsys):
-    from vre_hub.workshop import cli
+    from vre_workshop import cli
 
     Registry(tmp_path).save(ws())
     argv = ["--state-dir", str(tmp_path), "culling", "neo-2026", "--class-start", "2026-12-01T09:00",
@@ -247,7 +247,7 @@ def test_generated_passwords_use_fewer_bcrypt_rounds(tmp_path):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
-    from vre_hub.workshop.passwords import GENERATED_PASSWORD_ROUNDS, set_generated_password
+    from vre_workshop.passwords import GENERATED_PASSWORD_ROUNDS, set_generated_password
 
     db_url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
     set_generated_password("neo-2026-01", "Abcdefghijk234", db_url)

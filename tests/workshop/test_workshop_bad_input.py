@@ -2,8 +2,8 @@
 
 import pytest
 
-from vre_hub.workshop import create as create_module
-from vre_hub.workshop.registry import Registry
+from vre_workshop import create as create_module
+from vre_workshop.registry import Registry
 
 pytestmark = [pytest.mark.docker]
 
@@ -93,7 +93,7 @@ def test_failure_midway_is_rolled_back(ws_hub, capsys, material, monkeypatch):
     before = _snapshot(ws_hub)
 
     def broken(ctx, workshop, packed, users=None):
-        from vre_hub.workshop import homes
+        from vre_workshop import homes
 
         homes.distribute(ctx.docker, ctx.user_image, workshop.participants[0], packed, "workshops/x")  # one real home
         raise OSError("disk full (simulated)")

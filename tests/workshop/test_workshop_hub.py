@@ -16,9 +16,9 @@ import tarfile
 import pytest
 
 from vre_hub.naming import escape_name
-from vre_hub.workshop import homes
-from vre_hub.workshop.registry import Registry
-from vre_hub.workshop.roster import read_roster
+from vre_workshop import homes
+from vre_workshop.registry import Registry
+from vre_workshop.roster import read_roster
 
 pytestmark = [pytest.mark.docker]
 
@@ -291,7 +291,7 @@ def test_idle_culler_runs_with_the_workshop_hook(ws_hub, workshop):
     loads the hook's config file at start-up and would have exited on an error)."""
     import os
 
-    from vre_hub.workshop.hubconfig import CULLER_CONFIG
+    from vre_workshop.hubconfig import CULLER_CONFIG
 
     service = ws_hub.api("GET", "/services/idle-culler").json()
     assert f"--config={CULLER_CONFIG}" in service["command"]
