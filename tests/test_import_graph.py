@@ -46,8 +46,11 @@ def imported(module: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: from the module's own package upwards
                 base = module.split(".")
-                base = base[: len(base) - node.level + (1 if is_package else 0)]
-                target = ".".join(base + ([node.module] if node.module else []))
+                keep = len(base) - node.level + (1 if is_package else 0)
+                if keep < 1:  # `from .. import x` out of a top-level package: a hidden edge
+                    found.add(f"<above {base[0]}>")
+                    continue
+                target = ".".join(base[:keep] + ([node.module] if node.module else []))
             else:
                 target = node.module
             found.add(target)
@@ -63,7 +66,7 @@ def graph() -> dict[tuple[str, str], set[str]]:
         module = module_name(package, path)
         for target in imported(module, path):
             top = target.split(".")[0]
-            if top in PACKAGES and top != package:
+            if (top in PACKAGES and top != package) or top.startswith("<above"):
                 edges[(package, top)].add(module)
     for target in imported("jupyterhub_config", CONFIG):
         top = target.split(".")[0]
@@ -83,6 +86,8 @@ def test_layers():
         if target in FORBIDDEN.get(source, ())
     ]
     assert not broken, "; ".join(broken)
+    above = [f"{m}" for (source, target), m in edges.items() if target.startswith("<above")]
+    assert not above, f"relative imports out of a package: {above}"
     # Each upper package does use the core (the graph is not empty by accident).
     assert {("vre_hub", "vre_core"), ("vre_jobs", "vre_core"), ("vre_workshop", "vre_core")} <= set(edges)
 
