@@ -18,7 +18,8 @@ import numpy as np
 
 from .layout import REMOTE_SUFFIX, default_catalog_path, read_tree
 
-FACETS = ("pole", "standard_name", "variable", "platform", "instrument", "provider", "data_centre", "protocol", "keyword")
+FACETS = ("pole", "standard_name", "variable", "platform", "instrument", "provider", "data_centre", "protocol", "keyword",
+          "sample")  # sample: real / synthetic / staged (issue 14)
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "variables": 1.5, "description": 1.0, "provider": 1.0}
 BM25_K1, BM25_B = 1.2, 0.75
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -113,6 +114,11 @@ class Entry:
     @property
     def provider(self) -> str | None:
         return self.metadata.get("publisher_name")
+
+    @property
+    def sample_kind(self) -> str | None:
+        """What the default source holds: "real", "synthetic" or "staged" (None for harvested records)."""
+        return (self.metadata.get("sample") or {}).get("kind")
 
     def source_name(self, source: str = "sample") -> str:
         if source not in ("sample", "remote"):
@@ -368,6 +374,8 @@ class CatalogIndex:
             return [m["data_centre"]] if m.get("data_centre") else []
         if facet == "protocol":
             return [e.protocol] if e.protocol else []
+        if facet == "sample":
+            return [e.sample_kind] if e.sample_kind else []
         raise KeyError(facet)
 
     # ---- lookup -------------------------------------------------------------------------------
@@ -549,7 +557,7 @@ class FacetCounts(Mapping):
         return repr(dict(self))
 
 
-CACHE_VERSION = 2  # 2: per-document facet offsets, lazy facet counts
+CACHE_VERSION = 3  # 2: per-document facet offsets, lazy facet counts; 3: sample facet
 CACHE_NAME = ".vre-catalog-index.pkl"
 
 

@@ -6,7 +6,7 @@ through ``CatalogIndex`` so that the widgets always agree with ``vre catalog sea
 
 from __future__ import annotations
 
-FACETS = ("pole", "variable", "platform", "provider")
+FACETS = ("pole", "sample", "variable", "platform", "provider")
 """Facets shown as filters, in display order (the search API knows a few more)."""
 
 

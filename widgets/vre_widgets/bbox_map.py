@@ -1,9 +1,10 @@
 """A bounding-box picker: an ipyleaflet map you draw or drag a rectangle on, plus W/S/E/N boxes.
 
 Works with no tile server: by default the map carries no remote tiles at all, only
-vector layers built here (a 30° graticule and the footprints of the current results),
-so nothing is fetched from outside the JupyterLab origin. Set ``tiles_url`` (or the
-``VRE_BASEMAP_URL`` environment variable) to a reachable XYZ server to add a basemap.
+vector layers built here (Natural Earth coastlines and borders from an installed package,
+a 30° graticule and the footprints of the current results), so nothing is fetched from
+outside the JupyterLab origin. Set ``tiles_url`` (or the ``VRE_BASEMAP_URL`` environment
+variable) to a reachable XYZ server to add a basemap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ipyleaflet as L
 import ipywidgets as w
 import traitlets
 
+from .basemap import COUNTRY_STYLE, countries
 from .messages import StatusLine, reported
 
 _BBOX_STYLE = {"color": "#d62728", "weight": 2, "fill_color": "#d62728", "fill_opacity": 0.08}
@@ -82,6 +84,10 @@ class BBoxMap(w.VBox):
                          scroll_wheel_zoom=True, world_copy_jump=False,
                          attribution_control=bool(tiles_url),
                          layout=w.Layout(height=height, width="100%"))
+        outlines = countries()
+        self.coastlines = L.GeoJSON(data=outlines, name="coastlines", style=COUNTRY_STYLE) if outlines else None
+        if self.coastlines is not None:
+            self.map.add(self.coastlines)
         self.map.add(L.GeoJSON(data=graticule(), name="graticule",
                                style={"color": "#999", "weight": 0.5, "opacity": 0.7}))
         self.footprints = L.Polygon(locations=[], name="results", **_FOOTPRINT_STYLE)

@@ -22,8 +22,22 @@ from .bbox_map import BBoxMap
 from .card import card_html, full_metadata_html
 from .messages import StatusLine, describe_error, reported
 
-_FACET_LABELS = {"pole": "Pole", "variable": "Variable", "platform": "Platform",
+_FACET_LABELS = {"pole": "Pole", "sample": "Data", "variable": "Variable", "platform": "Platform",
                  "provider": "Provider"}
+# What the offline source of an entry holds (sample.kind): observations, invented numbers, or a staged copy.
+_BADGE_COLOURS = {"real": "#2ca02c", "synthetic": "#ff7f0e", "staged": "#1f77b4"}
+
+
+def badge_html(entry) -> str:
+    """The real / synthetic / staged badge of an entry ("" for a harvested record without a sample)."""
+    kind = getattr(entry, "sample_kind", None)
+    if kind is None:
+        return ""
+    source = ((entry.metadata.get("sample") or {}).get("source") or {}).get("package")
+    tip = f"offline data: {kind}" + (f", read from the {source} package" if source else "")
+    return (f'<span class="vre-sample-badge vre-sample-{_esc(kind)}" title="{_esc(tip)}" style="background:'
+            f'{_BADGE_COLOURS.get(kind, "#777")};color:white;border-radius:8px;padding:1px 8px;font-size:90%">'
+            f'{_esc(kind)}</span>')
 
 
 def _user_namespace():
@@ -124,6 +138,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                                         layout=w.Layout(width="100px"))
         self.map = BBoxMap(tiles_url=tiles_url, layout=w.Layout(width="100%"))
         self.results_list = w.Select(options=[], rows=12, layout=w.Layout(width="98%"))
+        self.badge = w.HTML()  # real / synthetic / staged, for the selected entry
         self.card = w.HTML("<i>Select a dataset to see its description.</i>")  # the overview
         self.card_full = w.HTML()  # every metadata field, escaped
         self.card_tabs = w.Tab(children=[self.card, self.card_full])
@@ -167,7 +182,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
                       layout=w.Layout(width="40%"))
         open_row = w.HBox([self.var_name, self.source_choice, self.open_button],
                           layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        right = w.VBox([self.card_tabs, self.preview_variable, self.preview_status, self.preview_area,
+        right = w.VBox([self.badge, self.card_tabs, self.preview_variable, self.preview_status, self.preview_area,
                         open_row, self.open_status, self.code_box],
                        layout=w.Layout(width="60%", padding="0 0 0 8px"))
         return [top, filters, w.HBox([left, right])]
@@ -236,7 +251,7 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         shown = self.result.entries[: self.max_listed]  # only these become Entry objects (100k hits are cheap)
         more = f" (first {len(shown):,} listed — refine to see others)" if total > len(shown) else ""
         self.count_label.value = f"<b>{total:,}</b> dataset{'s' if total != 1 else ''}{more}"
-        options = [(f"{e.title} · {e.pole}", e.id) for e in shown]
+        options = [(f"{e.title}{f' [{e.sample_kind}]' if e.sample_kind else ''} · {e.pole}", e.id) for e in shown]
         keep = self.selected if self.selected in {e.id for e in shown} else None
         with self._quiet():
             self.results_list.options = options
@@ -320,11 +335,13 @@ class DatasetBrowser(_preview.NeedsBokehJS, w.VBox):
         if self.results_list.value != entry_id and entry_id in _option_values(self.results_list):
             self.results_list.value = entry_id
         if entry_id is None:
+            self.badge.value = ""
             self.card.value = "<i>Select a dataset to see its description.</i>"
             self.card_full.value = ""
             self.open_button.disabled = True
             return
         entry = self.index[entry_id]
+        self.badge.value = badge_html(entry)
         self.card.value = card_html(entry)
         self.card_full.value = full_metadata_html(entry)
         self.source_choice.options = ["remote", "sample"] if entry.has_remote else ["sample"]

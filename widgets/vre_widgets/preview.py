@@ -105,6 +105,7 @@ class Quicklook:
     selection: dict = field(default_factory=dict)  # what was fixed to get a 2-D or 1-D view
     xlabel: str = ""
     ylabel: str = ""
+    coastlines: int = 0          # Natural Earth rings drawn over a map view (0: none in its extent)
 
     def widget(self):
         from jupyter_bokeh import BokehModel
@@ -193,6 +194,7 @@ def quicklook(ds, variable: str | None = None, *, feature_type: str | None = Non
         xlabel, ylabel = cf.label(da.coords[lon]), cf.label(da.coords[lat])
         plot = hvPlot(view).quadmesh(x=lon, y=lat, clabel=value_label, xlabel=xlabel,
                                      ylabel=ylabel, cmap="viridis", **opts)
+        plot, coast = _with_coastlines(plot, lon, lat, view[lon].values, view[lat].values)
     elif kind == "profile":
         z = roles["z"]
         xlabel, ylabel = value_label, cf.label(da.coords[z])
@@ -205,7 +207,24 @@ def quicklook(ds, variable: str | None = None, *, feature_type: str | None = Non
     figure = hv.render(plot, backend="bokeh")
     # holoviews picks WebGL; browsers without a GPU (headless, some VMs) then draw no lines.
     figure.output_backend = "canvas"
-    return Quicklook(kind, name, figure, fixed, xlabel, ylabel)
+    return Quicklook(kind, name, figure, fixed, xlabel, ylabel, coast if kind == "gridded" else 0)
+
+
+def _with_coastlines(plot, x, y, xs, ys):
+    """Overlay the Natural Earth outlines (``basemap``) that cross the data's extent, keeping that extent."""
+    import numpy as np
+
+    from .basemap import country_paths
+
+    hv, _ = _import_plotting()
+    x0, x1, y0, y1 = (float(f(v)) for v in (xs, ys) for f in (np.nanmin, np.nanmax))
+    px, py = max(0.5, 0.03 * (x1 - x0)), max(0.5, 0.03 * (y1 - y0))
+    rings = [r for r in country_paths() if r[:, 0].max() >= x0 - px and r[:, 0].min() <= x1 + px
+             and r[:, 1].max() >= y0 - py and r[:, 1].min() <= y1 + py]
+    if not rings:
+        return plot, 0
+    coast = hv.Path(rings, kdims=[x, y]).opts(color="#222", line_width=0.8)
+    return (plot * coast).opts(xlim=(x0 - px, x1 + px), ylim=(y0 - py, y1 + py)), len(rings)
 
 
 def _positive_down(coord) -> bool:
@@ -259,6 +278,7 @@ def _table_quicklook(df, variable, labels, max_values, width, height) -> Quicklo
         kind = "points"
         plot = hvPlot(df).points(x=lon, y=lat, xlabel=xlabel, ylabel=ylabel, size=12,
                                  title=name or "locations", **color, **opts)
+        plot, coast = _with_coastlines(plot, lon, lat, df[lon].to_numpy(float), df[lat].to_numpy(float))
     elif kind == "station" and name is not None:
         t = roles["time"]
         xlabel, ylabel = label(t), label(name)
@@ -269,7 +289,7 @@ def _table_quicklook(df, variable, labels, max_values, width, height) -> Quicklo
                          "numbers); open it and look at it in the notebook")
     figure = hv.render(plot, backend="bokeh")
     figure.output_backend = "canvas"
-    return Quicklook(kind, name or "", figure, fixed, xlabel, ylabel)
+    return Quicklook(kind, name or "", figure, fixed, xlabel, ylabel, coast if kind == "points" else 0)
 
 
 def _check_size(name, size, max_values):
