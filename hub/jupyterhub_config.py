@@ -143,15 +143,21 @@ grant_user_access(c.JupyterHub.load_roles)  # users' and servers' tokens may cal
 c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/services/{JOBS_SERVICE}/"})
 
 # --- Dask Gateway (vre_gateway, issue 16) ---------------------------------------------------
-# Off unless VRE_GATEWAY_BACKEND is `local` (processes of the user's Unix account on this
-# host) or `slurm` (Slurm jobs of the user); limits and addresses: VRE_GATEWAY_* variables,
+# Off unless VRE_GATEWAY_BACKEND is `docker` (containers of the user image), `local`
+# (processes of the user's Unix account on this host) or `slurm` (Slurm jobs of the user);
+# limits and addresses: VRE_GATEWAY_* variables,
 # extensions/vre_gateway/gateway_config.py and $VRE_STATE_DIR/vre_gateway_config.py.
 if env("VRE_GATEWAY_BACKEND"):
     from vre_gateway import ACCESS_SCOPE as GATEWAY_SCOPE  # noqa: E402
     from vre_gateway import hubconfig as gateway_hubconfig  # noqa: E402
 
     _gateway_service, _gateway_role = gateway_hubconfig.service_config(
-        state_dir=state.path, encrypt_key=state.secret("gateway_db_key")
+        state_dir=state.path,
+        encrypt_key=state.secret("gateway_db_key"),
+        # docker backend: workers as the user's servers are (image, network, host settings)
+        image=c.VRESpawner.image,
+        network=user_network,
+        host_config=c.VRESpawner.extra_host_config,
     )
     c.JupyterHub.services.append(_gateway_service)
     c.JupyterHub.load_roles.append(_gateway_role)

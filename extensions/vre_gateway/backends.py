@@ -30,12 +30,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from dask_gateway_server.backends.base import PublicException
+from dask_gateway_server.backends.base import ClusterConfig, PublicException
 from dask_gateway_server.backends.db_base import DBBackendBase
 from dask_gateway_server.backends.jobqueue.slurm import SlurmBackend
 from dask_gateway_server.backends.local import LocalBackend
 from dask_gateway_server.models import ClusterStatus
-from traitlets import Integer, Unicode, default
+from dask_gateway_server.traitlets import Type
+from traitlets import Dict, Integer, Unicode, default
 
 # The launcher, scheduler and worker commands of the gateway's own Python environment.
 BIN = Path(sys.executable).parent
@@ -143,3 +144,179 @@ class VRESlurmBackend(VREBackend, SlurmBackend):
         if not result["ok"]:
             raise Exception(result["error"])
         return result["returncode"], result["stdout"], result["stderr"]
+
+
+class DockerClusterConfig(ClusterConfig):
+    """Cluster settings of ``VREDockerBackend``: the image's own Dask commands."""
+
+    @default("scheduler_cmd")
+    def _default_scheduler_cmd(self):
+        return ["dask", "scheduler"]
+
+    @default("worker_cmd")
+    def _default_worker_cmd(self):
+        return ["dask", "worker"]
+
+
+class VREDockerBackend(VREBackend):
+    """Scheduler and workers as containers of the user image, each with the user's limits.
+
+    Like a user's server: uid 1000, all capabilities dropped, no new privileges, a pids
+    limit (``host_config``, the spawner's ``extra_host_config``), memory (no swap beyond
+    it) and CPUs set per container from the cluster's worker_memory/worker_cores, the
+    user's home volume at /home/jovyan. The scheduler is on ``network`` (the users'
+    network: no container-to-container traffic, only the allowed host ports); the workers
+    share the scheduler's network namespace (they reach it on its loopback), so no other
+    container — not another user's worker nor server — can reach a cluster. TLS key and
+    certificate are copied into the containers (mode 0600, uid 1000), never in the image
+    or the environment.
+    """
+
+    cluster_config_class = Type(
+        "vre_gateway.backends.DockerClusterConfig",
+        klass="dask_gateway_server.backends.base.ClusterConfig",
+        help="The cluster config class to use",
+        config=True,
+    )
+    image = Unicode(help="Image of schedulers and workers (the user image).", config=True)
+    network = Unicode(help="Docker network of schedulers (the users' network).", config=True)
+    host_config = Dict(
+        help="Docker host settings of every container (the spawner's extra_host_config).", config=True
+    )
+    home_volume = Unicode(
+        help="The user's home volume ({username} in it), mounted at /home/jovyan; "
+        "default: the spawner's (vre_core.naming.home_volume_name).",
+        config=True,
+    )
+    container_user = Unicode("1000:100", help="uid:gid of schedulers and workers (jovyan).", config=True)
+
+    TLS_DIR = "/tmp/.dask-gateway"
+    LABEL_CLUSTER = "org.dataterra.vre.dask-cluster"
+
+    @property
+    def default_host(self):
+        return "0.0.0.0"  # inside the container's own network namespace
+
+    def get_tls_paths(self, cluster):
+        return f"{self.TLS_DIR}/dask.crt", f"{self.TLS_DIR}/dask.pem"
+
+    @property
+    def docker(self):
+        import docker
+
+        if not hasattr(self, "_docker"):
+            self._docker = docker.from_env()
+        return self._docker
+
+    def _tls_archive(self, cluster) -> bytes:
+        import io
+        import tarfile
+
+        uid, gid = (int(x) for x in self.container_user.split(":"))
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            folder = tarfile.TarInfo(self.TLS_DIR.lstrip("/"))
+            folder.type, folder.mode, folder.uid, folder.gid = tarfile.DIRTYPE, 0o700, uid, gid
+            tar.addfile(folder)
+            for path, data in zip(self.get_tls_paths(cluster), (cluster.tls_cert, cluster.tls_key)):
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode, info.uid, info.gid = len(data), 0o600, uid, gid
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    def _run(self, cluster, name: str, command: list, env: dict, cores: float, memory: int, **network):
+        """Create, fill (TLS files) and start one container; return its id."""
+        container = self.docker.containers.create(
+            self.image,
+            entrypoint=command[:1],
+            command=command[1:],
+            name=name,
+            user=self.container_user,
+            working_dir="/tmp",
+            environment=env,
+            labels={self.LABEL_CLUSTER: cluster.name, "org.dataterra.vre.user": cluster.username},
+            volumes={self._home(cluster.username): {"bind": "/home/jovyan", "mode": "rw"}},
+            mem_limit=memory,
+            memswap_limit=memory,  # no swap beyond the limit
+            nano_cpus=int(cores * 1e9),
+            init=True,
+            **{"cap_drop": ["ALL"], "security_opt": ["no-new-privileges"], "pids_limit": 2048, **self.host_config},
+            **network,
+        )
+        container.put_archive("/", self._tls_archive(cluster))
+        container.start()
+        return container.id
+
+    def _home(self, username: str) -> str:
+        from vre_core.naming import home_volume_name
+
+        return self.home_volume.format(username=username) if self.home_volume else home_volume_name(username)
+
+    def _remove(self, container_id: str) -> None:
+        import docker.errors
+
+        try:
+            self.docker.containers.get(container_id).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def _running(self, container_id) -> bool:
+        import docker.errors
+
+        if not container_id:
+            return False
+        try:
+            return self.docker.containers.get(container_id).status in ("created", "running")
+        except docker.errors.NotFound:
+            return False
+
+    async def do_start_cluster(self, cluster):
+        config = cluster.config
+        container_id = await asyncio.to_thread(
+            self._run,
+            cluster,
+            f"vre-dask-{cluster.name}",
+            self.get_scheduler_command(cluster),
+            self.get_scheduler_env(cluster),
+            config.scheduler_cores,
+            config.scheduler_memory,
+            network=self.network,
+        )
+        yield {"container": container_id}
+
+    async def do_stop_cluster(self, cluster):
+        container_id = cluster.state.get("container")
+        if container_id:
+            # Workers share its network namespace: they go first.
+            for worker in await asyncio.to_thread(
+                self.docker.containers.list, all=True, filters={"label": f"{self.LABEL_CLUSTER}={cluster.name}"}
+            ):
+                if worker.id != container_id:
+                    await asyncio.to_thread(self._remove, worker.id)
+            await asyncio.to_thread(self._remove, container_id)
+
+    async def do_check_clusters(self, clusters):
+        return [await asyncio.to_thread(self._running, c.state.get("container")) for c in clusters]
+
+    async def do_start_worker(self, worker):
+        cluster = worker.cluster
+        # The scheduler listens on 0.0.0.0 in its namespace, which the worker shares.
+        port = cluster.scheduler_address.rsplit(":", 1)[1]
+        container_id = await asyncio.to_thread(
+            self._run,
+            cluster,
+            f"vre-dask-{cluster.name}-{worker.name}",
+            self.get_worker_command(cluster, worker.name, scheduler_address=f"tls://127.0.0.1:{port}"),
+            self.get_worker_env(cluster),
+            cluster.config.worker_cores,
+            cluster.config.worker_memory,
+            network_mode=f"container:{cluster.state['container']}",
+        )
+        yield {"container": container_id}
+
+    async def do_stop_worker(self, worker):
+        if worker.state.get("container"):
+            await asyncio.to_thread(self._remove, worker.state["container"])
+
+    async def do_check_workers(self, workers):
+        return [await asyncio.to_thread(self._running, w.state.get("container")) for w in workers]

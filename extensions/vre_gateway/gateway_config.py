@@ -3,6 +3,7 @@
 # with the VRE_GATEWAY_* variables below; any trait can be overridden in
 # $VRE_STATE_DIR/vre_gateway_config.py, loaded last.
 # ruff: noqa: F821  (`c` and `load_subconfig` are given by traitlets)
+import json
 import os
 from pathlib import Path
 
@@ -25,9 +26,11 @@ c.Proxy.tcp_address = env("VRE_GATEWAY_TCP_ADDRESS", "127.0.0.1:8062")
 c.Proxy.prefix = env("JUPYTERHUB_SERVICE_PREFIX", "/services/dask-gateway/")
 
 # --- where clusters run ------------------------------------------------------------------
-# local: processes of the user's Unix account on this host; slurm: Slurm jobs of the user
-# (vre_gateway/backends.py says what isolates them).
+# docker: containers of the user image with the user's limits; local: processes of the
+# user's Unix account on this host; slurm: Slurm jobs of the user (vre_gateway/backends.py
+# says what isolates them).
 BACKENDS = {
+    "docker": "vre_gateway.backends.VREDockerBackend",
     "local": "vre_gateway.backends.VRELocalBackend",
     "slurm": "vre_gateway.backends.VRESlurmBackend",
 }
@@ -38,12 +41,18 @@ c.DaskGateway.backend_class = BACKENDS[backend]
 # Clusters survive a gateway restart (state in the hub's state folder, secrets encrypted
 # with DASK_GATEWAY_ENCRYPT_KEYS, which the hub generates).
 c.DBBackendBase.db_url = env("VRE_GATEWAY_DB_URL", "sqlite:///:memory:")
-# Scheduler and workers: the gateway's own Python environment (a Slurm site whose compute
-# nodes do not see this path sets scheduler_cmd/worker_cmd to theirs).
-# (distributed >= 2025 has `dask scheduler`/`dask worker`, no dask-scheduler script.)
-c.ClusterConfig.scheduler_cmd = [str(BIN / "dask"), "scheduler"]
-c.ClusterConfig.worker_cmd = [str(BIN / "dask"), "worker"]
+# Scheduler and workers of local and slurm: the gateway's own Python environment (a Slurm
+# site whose compute nodes do not see this path sets scheduler_cmd/worker_cmd to theirs);
+# docker: the image's. (distributed >= 2025 has `dask scheduler`, no dask-scheduler script.)
+for _config in ("LocalClusterConfig", "SlurmClusterConfig"):
+    c[_config].scheduler_cmd = [str(BIN / "dask"), "scheduler"]
+    c[_config].worker_cmd = [str(BIN / "dask"), "worker"]
 c.VRESlurmBackend.listen_host = env("VRE_GATEWAY_LISTEN_HOST", "0.0.0.0")
+# docker: the user image, the users' network and the spawner's host settings (the hub
+# passes them: hubconfig.service_config).
+c.VREDockerBackend.image = env("VRE_GATEWAY_IMAGE", "")
+c.VREDockerBackend.network = env("VRE_GATEWAY_NETWORK", "")
+c.VREDockerBackend.host_config = json.loads(env("VRE_GATEWAY_HOST_CONFIG", "{}"))
 c.SlurmClusterConfig.partition = env("VRE_GATEWAY_SLURM_PARTITION", "")
 c.SlurmClusterConfig.account = env("VRE_GATEWAY_SLURM_ACCOUNT", "")
 

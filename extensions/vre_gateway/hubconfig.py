@@ -15,6 +15,7 @@ The gateway's own settings are in ``gateway_config.py`` (VRE_GATEWAY_* variables
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,22 +26,34 @@ CONFIG_FILE = Path(__file__).with_name("gateway_config.py")
 DEFAULT_ADDRESS = "127.0.0.1:8061"
 DEFAULT_TCP_ADDRESS = "127.0.0.1:8062"
 # Passed on to the gateway (services get a minimal environment): its settings, and where
-# the Slurm commands find their cluster.
-PASSED_ON = ("VRE_", "SLURM_CONF")
+# the Slurm commands find their cluster, the Docker engine.
+PASSED_ON = ("VRE_", "SLURM_CONF", "DOCKER_")
 
 
-def service_config(state_dir: str | os.PathLike, encrypt_key: str, python: str = sys.executable) -> tuple[dict, dict]:
+def service_config(
+    state_dir: str | os.PathLike,
+    encrypt_key: str,
+    image: str = "",
+    network: str = "",
+    host_config: dict | None = None,
+    python: str = sys.executable,
+) -> tuple[dict, dict]:
     """The ``c.JupyterHub.services`` entry and the gateway's role.
 
     ``encrypt_key``: a generated hex secret of 32 bytes (the hub's state folder keeps it);
-    the gateway encrypts the clusters' TLS keys with it in its database. The role is empty:
-    the gateway checks each user's token by asking the hub with that token.
+    the gateway encrypts the clusters' TLS keys with it in its database. ``image``,
+    ``network``, ``host_config``: the spawner's, for the docker backend's containers
+    (``VRE_GATEWAY_NETWORK`` overrides the network). The role is empty: the gateway
+    checks each user's token by asking the hub with that token.
     """
     state_dir = Path(state_dir)
     address = os.environ.get("VRE_GATEWAY_ADDRESS", DEFAULT_ADDRESS)
     environment = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
     environment.setdefault("VRE_GATEWAY_DB_URL", f"sqlite:///{state_dir / 'vre-gateway.sqlite'}")
     environment["VRE_STATE_DIR"] = str(state_dir)
+    environment["VRE_GATEWAY_IMAGE"] = image
+    environment.setdefault("VRE_GATEWAY_NETWORK", network)
+    environment["VRE_GATEWAY_HOST_CONFIG"] = json.dumps(host_config or {})
     environment["DASK_GATEWAY_ENCRYPT_KEYS"] = base64.urlsafe_b64encode(bytes.fromhex(encrypt_key)).decode()
     service = {
         "name": SERVICE_NAME,

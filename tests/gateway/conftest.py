@@ -50,11 +50,26 @@ class GatewayHub:
         return name, self.client.token_for(name, note="gateway tests")
 
     def gateway(self, token: str):
+        """A client of the gateway as ``token``'s user (closed after the test)."""
         from dask_gateway import Gateway, JupyterHubAuth
 
-        return Gateway(
+        gateway = Gateway(
             address=self.url, proxy_address=f"tls://{self.tcp_address}", auth=JupyterHubAuth(api_token=token)
         )
+        OPENED.append(gateway)
+        return gateway
+
+
+# Each Gateway runs an event loop thread; under load, many of them make distributed's loop
+# start time out (10 s): close them after each test.
+OPENED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_gateways():
+    yield
+    while OPENED:
+        OPENED.pop().close()
 
 
 @pytest.fixture(scope="session")
@@ -151,3 +166,34 @@ def local_gateway(tmp_path_factory, unix_user, python_for_all):  # noqa: F811
     env = {"VRE_GATEWAY_BACKEND": "local", "VRE_GATEWAY_MAX_CLUSTERS": "1", "VRE_GATEWAY_MAX_WORKERS": "2"}
     with gateway_hub(tmp_path_factory.mktemp("hub-local"), unix_user, env) as hub:
         yield hub
+
+
+@pytest.fixture(scope="session")
+def docker_gateway(tmp_path_factory, user_image, unix_user):  # noqa: F811
+    """A hub whose gateway runs clusters as containers of the user image.
+
+    Its schedulers sit on a bridge network this fixture makes (no container-to-container
+    traffic, as the users' network) and reach the gateway at that network's gateway
+    address: the test hub's users' network firewall opens only the hub API and jobs ports.
+    """
+    import docker
+
+    client = docker.from_env()
+    name = f"vre-test-dask-{secrets.token_hex(3)}"
+    network = client.networks.create(
+        name, driver="bridge", options={"com.docker.network.bridge.enable_icc": "false"},
+        labels={"org.dataterra.vre.test": "gateway"},
+    )
+    try:
+        network.reload()
+        gateway_ip = network.attrs["IPAM"]["Config"][0]["Gateway"]
+        env = {
+            "VRE_GATEWAY_BACKEND": "docker", "VRE_GATEWAY_NETWORK": name, "VRE_USER_IMAGE": user_image,
+            "VRE_GATEWAY_ADDRESS": f"{gateway_ip}:{free_port()}", "VRE_GATEWAY_MAX_WORKERS": "2",
+        }
+        with gateway_hub(tmp_path_factory.mktemp("hub-docker"), unix_user, env) as hub:
+            yield hub
+    finally:
+        for container in client.containers.list(all=True, filters={"network": name}):
+            container.remove(force=True)
+        network.remove()

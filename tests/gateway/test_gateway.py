@@ -54,7 +54,8 @@ def test_another_user_cannot_see_or_stop_a_cluster(slurm_gateway):
     """User B, with B's own valid token, asks for A's cluster by name: 404/403, A's runs on."""
     _, token_a = slurm_gateway.new_user()
     _, token_b = slurm_gateway.new_user()
-    cluster = slurm_gateway.gateway(token_a).new_cluster()
+    gateway_a = slurm_gateway.gateway(token_a)
+    cluster = gateway_a.new_cluster()
     try:
         url = f"{slurm_gateway.url}/api/v1/clusters/{cluster.name}"
         as_b = {"Authorization": f"jupyterhub {token_b}"}
@@ -64,7 +65,7 @@ def test_another_user_cannot_see_or_stop_a_cluster(slurm_gateway):
         # A token the hub rejects: refused (dask-gateway-server 2026.3.0 answers 500, not 401).
         forged = requests.get(url, headers={"Authorization": "jupyterhub not-a-token"}, timeout=30)
         assert forged.status_code in (401, 403, 500) and cluster.name not in forged.text
-        assert slurm_gateway.gateway(token_a).get_cluster(cluster.name).status.name == "RUNNING"
+        assert gateway_a.get_cluster(cluster.name).status.name == "RUNNING"
     finally:
         cluster.shutdown()
 
@@ -129,3 +130,54 @@ def test_two_users_local_clusters_are_isolated(local_gateway):
     finally:
         cluster_a.shutdown()
         cluster_b.shutdown()
+
+
+def _connect(address: str) -> str:
+    """From a worker: open a TCP connection to a scheduler's address (tls://ip:port)."""
+    import socket
+
+    host, port = address.split("://")[1].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+        return "connected"
+    except OSError as error:
+        return type(error).__name__
+
+
+def test_docker_workers_have_the_servers_limits_and_users_are_isolated(docker_gateway):
+    """Workers are containers of the user image with the server's restrictions; user A's
+    worker cannot open a connection to user B's scheduler (same bridge, no inter-container
+    traffic); the containers are gone after shutdown."""
+    import docker
+
+    engine = docker.from_env()
+    _, token_a = docker_gateway.new_user()
+    _, token_b = docker_gateway.new_user()
+    cluster_a = docker_gateway.gateway(token_a).new_cluster(worker_memory=1)
+    cluster_b = docker_gateway.gateway(token_b).new_cluster()
+    try:
+        cluster_a.scale(2)
+        cluster_b.scale(1)
+        client_a, client_b = cluster_a.get_client(), cluster_b.get_client()
+        client_a.wait_for_workers(2, timeout=180)
+        client_b.wait_for_workers(1, timeout=180)
+        assert client_a.compute(da.ones((2000, 2000), chunks=(500, 500)).sum()).result() == 4_000_000
+        assert set(client_a.run(os.getuid).values()) == {1000}
+        workers = engine.containers.list(filters={"label": f"org.dataterra.vre.dask-cluster={cluster_a.name}"})
+        assert len(workers) == 3  # scheduler + 2 workers
+        for container in workers:
+            host = container.attrs["HostConfig"]
+            assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
+            assert host["PidsLimit"] == 2048 and host["Privileged"] is False
+            assert container.attrs["Config"]["User"] == "1000:100"
+            if container.name != f"vre-dask-{cluster_a.name}":  # workers: 1 GiB, 1 CPU, no swap
+                assert host["Memory"] == host["MemorySwap"] == 1024**3
+                assert host["NanoCpus"] == 1_000_000_000
+        scheduler_b = cluster_b.scheduler_info["address"]
+        assert set(client_a.run(_connect, scheduler_b).values()) != {"connected"}
+        assert set(client_b.run(_connect, scheduler_b).values()) == {"connected"}  # the probe works
+    finally:
+        cluster_a.shutdown()
+        cluster_b.shutdown()
+    label = {"label": f"org.dataterra.vre.dask-cluster={cluster_a.name}"}
+    _wait(lambda: not engine.containers.list(all=True, filters=label), 60, "containers left after shutdown")
