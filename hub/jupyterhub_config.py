@@ -151,9 +151,13 @@ if env("VRE_GATEWAY_BACKEND"):
     from vre_gateway import ACCESS_SCOPE as GATEWAY_SCOPE  # noqa: E402
     from vre_gateway import hubconfig as gateway_hubconfig  # noqa: E402
 
+    # It listens on the users' network gateway, as the jobs service (ports: vre_core.naming).
+    _gateway_address, _gateway_tcp = gateway_hubconfig.addresses(hub_api_ip)
     _gateway_service, _gateway_role = gateway_hubconfig.service_config(
         state_dir=state.path,
         encrypt_key=state.secret("gateway_db_key"),
+        address=_gateway_address,
+        tcp_address=_gateway_tcp,
         # docker backend: workers as the user's servers are (image, network, host settings)
         image=c.VRESpawner.image,
         network=user_network,
@@ -164,7 +168,7 @@ if env("VRE_GATEWAY_BACKEND"):
     for _role in c.JupyterHub.load_roles:  # users' and servers' tokens may use it
         if _role["name"] in ("user", "server"):
             _role["scopes"].append(GATEWAY_SCOPE)
-    c.VRESpawner.environment.update(gateway_hubconfig.client_environment())
+    c.VRESpawner.environment.update(gateway_hubconfig.client_environment(_gateway_address, _gateway_tcp))
 
 # --- workshops (vre_workshop) ---------------------------------------------------------------
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the

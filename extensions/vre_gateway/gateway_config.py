@@ -20,9 +20,10 @@ c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenti
 
 # --- where it listens ----------------------------------------------------------------------
 # HTTP (the API and dashboards) under the hub's service prefix: the hub's proxy forwards
-# /services/dask-gateway/ here. TCP: clients' TLS connections to their schedulers.
-c.Proxy.address = env("VRE_GATEWAY_ADDRESS", "127.0.0.1:8061")
-c.Proxy.tcp_address = env("VRE_GATEWAY_TCP_ADDRESS", "127.0.0.1:8062")
+# /services/dask-gateway/ here. TCP: clients' TLS connections to their schedulers. The hub
+# gives both (vre_gateway.hubconfig.addresses: the users' network gateway).
+c.Proxy.address = os.environ["VRE_GATEWAY_ADDRESS"]
+c.Proxy.tcp_address = os.environ["VRE_GATEWAY_TCP_ADDRESS"]
 c.Proxy.prefix = env("JUPYTERHUB_SERVICE_PREFIX", "/services/dask-gateway/")
 
 # --- where clusters run ------------------------------------------------------------------

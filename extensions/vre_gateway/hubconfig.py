@@ -3,10 +3,11 @@
 In the config's gateway section::
 
     from vre_gateway import hubconfig as gateway
-    service, role = gateway.service_config(state_dir=state.path, encrypt_key=state.secret("gateway_db_key"))
+    address, tcp_address = gateway.addresses(hub_api_ip)
+    service, role = gateway.service_config(state.path, state.secret("gateway_db_key"), address, tcp_address)
     c.JupyterHub.services.append(service)
     c.JupyterHub.load_roles.append(role)
-    c.VRESpawner.environment.update(gateway.client_environment())
+    c.VRESpawner.environment.update(gateway.client_environment(address, tcp_address))
 
 The gateway's own settings are in ``gateway_config.py`` (VRE_GATEWAY_* variables, and
 ``$VRE_STATE_DIR/vre_gateway_config.py`` for any trait).
@@ -23,16 +24,33 @@ from pathlib import Path
 from vre_gateway import SERVICE_NAME
 
 CONFIG_FILE = Path(__file__).with_name("gateway_config.py")
-DEFAULT_ADDRESS = "127.0.0.1:8061"
-DEFAULT_TCP_ADDRESS = "127.0.0.1:8062"
 # Passed on to the gateway (services get a minimal environment): its settings, and where
 # the Slurm commands find their cluster, the Docker engine.
 PASSED_ON = ("VRE_", "SLURM_CONF", "DOCKER_")
 
 
+def addresses(ip: str) -> tuple[str, str]:
+    """Where the gateway listens: HTTP and scheduler (TLS) ``host:port``.
+
+    ``VRE_GATEWAY_ADDRESS``/``VRE_GATEWAY_TCP_ADDRESS`` if set, else ``ip`` (the users'
+    network gateway, where the hub API and the jobs service listen, so that servers and the
+    docker backend's schedulers reach it) at ``VRE_GATEWAY_PORT``/``VRE_GATEWAY_TCP_PORT``
+    (fixed defaults in vre_core.naming; the launcher opens them in the users' firewall).
+    """
+    from vre_core.naming import GATEWAY_PORT, GATEWAY_TCP_PORT
+
+    env = os.environ.get
+    return (
+        env("VRE_GATEWAY_ADDRESS") or f"{ip}:{env('VRE_GATEWAY_PORT') or GATEWAY_PORT}",
+        env("VRE_GATEWAY_TCP_ADDRESS") or f"{ip}:{env('VRE_GATEWAY_TCP_PORT') or GATEWAY_TCP_PORT}",
+    )
+
+
 def service_config(
     state_dir: str | os.PathLike,
     encrypt_key: str,
+    address: str,
+    tcp_address: str,
     image: str = "",
     network: str = "",
     host_config: dict | None = None,
@@ -47,8 +65,8 @@ def service_config(
     checks each user's token by asking the hub with that token.
     """
     state_dir = Path(state_dir)
-    address = os.environ.get("VRE_GATEWAY_ADDRESS", DEFAULT_ADDRESS)
     environment = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
+    environment.update(VRE_GATEWAY_ADDRESS=address, VRE_GATEWAY_TCP_ADDRESS=tcp_address)
     environment.setdefault("VRE_GATEWAY_DB_URL", f"sqlite:///{state_dir / 'vre-gateway.sqlite'}")
     environment["VRE_STATE_DIR"] = str(state_dir)
     environment["VRE_GATEWAY_IMAGE"] = image
@@ -71,11 +89,9 @@ def service_config(
     return service, role
 
 
-def client_environment() -> dict:
+def client_environment(address: str, tcp: str) -> dict:
     """What ``dask_gateway.Gateway()`` in a user's server reads: the gateway's HTTP and
     scheduler addresses, and authentication with the server's JupyterHub token."""
-    address = os.environ.get("VRE_GATEWAY_ADDRESS", DEFAULT_ADDRESS)
-    tcp = os.environ.get("VRE_GATEWAY_TCP_ADDRESS", DEFAULT_TCP_ADDRESS)
     return {
         "DASK_GATEWAY__ADDRESS": f"http://{address}/services/{SERVICE_NAME}",
         "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://{tcp}",

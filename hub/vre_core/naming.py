@@ -124,6 +124,9 @@ HUB_PORT, HUB_API_PORT, PROXY_API_PORT = 8000, 8081, 8001
 #: The jobs service's fixed port on the users' network gateway (``VRE_JOBS_PORT``): fixed so
 #: that the ``VRE_JOBS_URL`` given to servers outlives hub restarts.
 JOBS_PORT = 8082
+#: The Dask Gateway's HTTP and scheduler (TLS) ports on the same gateway, when it is on
+#: (``VRE_GATEWAY_BACKEND``; ``VRE_GATEWAY_PORT``, ``VRE_GATEWAY_TCP_PORT``).
+GATEWAY_PORT, GATEWAY_TCP_PORT = 8083, 8084
 
 # -- the jobs service -------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ PACKAGE_DIRS = [
     "widgets/vre_widgets",
     "extensions/vre_jobs",
     "extensions/vre_workshop",
+    "extensions/vre_gateway",  # its client helper (the server side is not used in the image)
 ]
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", "samples", ".ipynb_checkpoints", "*.egg-info", ".vre-catalog-index.pkl"

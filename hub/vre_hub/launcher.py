@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vre_core.hub import APIError, ServiceClient
-from vre_core.naming import HUB_API_PORT, HUB_PORT, JOBS_PORT, PROXY_API_PORT
+from vre_core.naming import GATEWAY_PORT, GATEWAY_TCP_PORT, HUB_API_PORT, HUB_PORT, JOBS_PORT, PROXY_API_PORT
 from vre_core.state import CONFIG_FILE, StateDir, offered_profiles  # noqa: F401 (offered_profiles: used by callers)
 
 from . import network
@@ -54,6 +54,8 @@ class HubProcess:
             VRE_PROXY_API_PORT=str(self.proxy_api_port),
             VRE_JOBS_PORT=str(self.jobs_port),
         )
+        env.setdefault("VRE_GATEWAY_PORT", str(GATEWAY_PORT))
+        env.setdefault("VRE_GATEWAY_TCP_PORT", str(GATEWAY_TCP_PORT))
         env.update(self.env)
         # Hub-managed services run with the hub's interpreter.
         env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -75,6 +77,8 @@ class HubProcess:
         # The users' network and its firewall before the hub, whose config listens on its gateway.
         if network.network_name(env) != network.HOST:
             ports = [int(env["VRE_HUB_API_PORT"]), int(env["VRE_JOBS_PORT"])]
+            if env.get("VRE_GATEWAY_BACKEND"):  # the Dask Gateway, for servers and its schedulers
+                ports += [int(env["VRE_GATEWAY_PORT"]), int(env["VRE_GATEWAY_TCP_PORT"])]
             network.setup(network.network_name(env), ports, internal=network.internal_wanted(env), log=log)
         with open(self.log_file, "ab") as out:
             self.process = subprocess.Popen(

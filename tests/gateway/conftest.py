@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import stat
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,9 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
+from vre_core import naming
 from vre_core.hub import HubClient
 from vre_core.state import StateDir
-from vre_hub import engine
+from vre_hub import engine, network
 from vre_hub.launcher import HubProcess
 from vre_testing import free_port, need, own_network, remove_network
 
@@ -99,7 +101,7 @@ def python_executable_by_all():
 def _start(state_path: Path, make_account, env: dict):
     need(os.geteuid() == 0, "the gateway's backends start processes as other users: needs root")
     state = StateDir(state_path)
-    tcp = f"127.0.0.1:{free_port()}"
+    tcp_port = free_port()
     process = HubProcess(
         state,
         port=free_port(),
@@ -108,13 +110,15 @@ def _start(state_path: Path, make_account, env: dict):
         env={
             "VRE_PROXY_COMMAND": engine.ensure_proxy(),
             "VRE_USER_IMAGE": os.environ.get("VRE_TEST_IMAGE", "dataterra-vre/user:0.1.0"),
-            "VRE_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
-            "VRE_GATEWAY_TCP_ADDRESS": tcp,
+            # Its own ports (the hub's users' network gateway is the address, as in `vre up`).
+            "VRE_GATEWAY_PORT": str(free_port()),
+            "VRE_GATEWAY_TCP_PORT": str(tcp_port),
             **own_network(),
             **env,
         },
     )
     process.start(log=lambda m: print(f"[hub] {m}"))
+    tcp = f"{network.hub_address(process.env['VRE_NETWORK'])}:{tcp_port}"
     # The hub is up before its services: wait for the gateway behind the hub's proxy.
     deadline = time.monotonic() + 60
     while requests.get(f"{process.url}{GATEWAY}/api/health", timeout=10).status_code != 200:
@@ -143,7 +147,15 @@ def _stop(hub: GatewayHub):
                 gateway.stop_cluster(report.name)
         except Exception as error:
             print(f"[gateway] cleanup of {name}: {error}")
+    for name in hub.users:  # servers a test started, homes the docker backend mounted
+        try:
+            hub.client.stop_server(name, wait=30)
+        except Exception:
+            pass
     hub.process.stop()
+    for name in hub.users:
+        subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
+        subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
     remove_network(hub.process.env["VRE_NETWORK"])
 
 
@@ -170,30 +182,8 @@ def local_gateway(tmp_path_factory, unix_user, python_for_all):  # noqa: F811
 
 @pytest.fixture(scope="session")
 def docker_gateway(tmp_path_factory, user_image, unix_user):  # noqa: F811
-    """A hub whose gateway runs clusters as containers of the user image.
-
-    Its schedulers sit on a bridge network this fixture makes (no container-to-container
-    traffic, as the users' network) and reach the gateway at that network's gateway
-    address: the test hub's users' network firewall opens only the hub API and jobs ports.
-    """
-    import docker
-
-    client = docker.from_env()
-    name = f"vre-test-dask-{secrets.token_hex(3)}"
-    network = client.networks.create(
-        name, driver="bridge", options={"com.docker.network.bridge.enable_icc": "false"},
-        labels={"org.dataterra.vre.test": "gateway"},
-    )
-    try:
-        network.reload()
-        gateway_ip = network.attrs["IPAM"]["Config"][0]["Gateway"]
-        env = {
-            "VRE_GATEWAY_BACKEND": "docker", "VRE_GATEWAY_NETWORK": name, "VRE_USER_IMAGE": user_image,
-            "VRE_GATEWAY_ADDRESS": f"{gateway_ip}:{free_port()}", "VRE_GATEWAY_MAX_WORKERS": "2",
-        }
-        with gateway_hub(tmp_path_factory.mktemp("hub-docker"), unix_user, env) as hub:
-            yield hub
-    finally:
-        for container in client.containers.list(all=True, filters={"network": name}):
-            container.remove(force=True)
-        network.remove()
+    """A hub whose gateway runs clusters as containers of the user image, on its users'
+    network (schedulers reach the gateway through the port the launcher opens)."""
+    env = {"VRE_GATEWAY_BACKEND": "docker", "VRE_USER_IMAGE": user_image, "VRE_GATEWAY_MAX_WORKERS": "2"}
+    with gateway_hub(tmp_path_factory.mktemp("hub-docker"), unix_user, env) as hub:
+        yield hub

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import subprocess
 import sys
 import time
 
@@ -181,3 +182,25 @@ def test_docker_workers_have_the_servers_limits_and_users_are_isolated(docker_ga
         cluster_b.shutdown()
     label = {"label": f"org.dataterra.vre.dask-cluster={cluster_a.name}"}
     _wait(lambda: not engine.containers.list(all=True, filters=label), 60, "containers left after shutdown")
+
+
+def test_a_notebook_gets_a_cluster_in_one_line(docker_gateway):
+    """In a real user server (its environment, its server token), the README's one line
+    gives a gateway cluster whose worker computes: the gateway is reachable from the users'
+    network through the ports the launcher opens, and the server's token may use it."""
+    from vre_core import naming
+
+    name, _ = docker_gateway.new_user()
+    docker_gateway.client.start_server(name, wait=180)
+    code = (
+        "from vre_gateway.client import new_cluster; import dask.array as da\n"
+        "cluster, client = new_cluster(workers=1)\n"
+        "print(client.compute(da.ones((1000, 1000), chunks=(250, 250)).sum()).result())\n"
+        "cluster.shutdown()\n"
+    )
+    run = subprocess.run(
+        ["docker", "exec", "-u", "1000", naming.container_name(name), "python", "-c", code],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "1000000.0"
