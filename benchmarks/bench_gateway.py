@@ -1,6 +1,6 @@
 """Benchmark of the Dask Gateway (vre_gateway): time to the first worker and to 4 workers.
 
-    .venv/bin/python benchmarks/bench_gateway.py [--runs 3] [--backends local,slurm]
+    .venv/bin/python benchmarks/bench_gateway.py [--runs 3] [--backends docker,local,slurm]
 
 As root (the backends start processes as other users). Starts what the tests start
 (tests/gateway/conftest.py, tests/slurm_cluster.py): the one-node Slurm cluster, a hub with
@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from gateway.conftest import gateway_hub, python_executable_by_all, slurm_env  # noqa: E402
 from slurm_cluster import running_slurm_cluster, unix_users  # noqa: E402
+from vre_core.naming import user_image_tag  # noqa: E402
 
 WORKERS = 4
 
@@ -45,7 +46,7 @@ def one_run(hub, token) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--backends", default="local,slurm")
+    parser.add_argument("--backends", default="docker,local,slurm")
     args = parser.parse_args()
     backends = args.backends.split(",")
     print(f"load average before: {os.getloadavg()}, {os.cpu_count()} CPUs")
@@ -54,7 +55,11 @@ def main() -> int:
         make = stack.enter_context(unix_users())
         slurm = stack.enter_context(running_slurm_cluster()) if "slurm" in backends else None
         for backend in backends:
-            env = slurm_env(slurm) if backend == "slurm" else {"VRE_GATEWAY_BACKEND": "local"}
+            env = {"VRE_GATEWAY_BACKEND": backend}
+            if backend == "slurm":
+                env = slurm_env(slurm)
+            elif backend == "docker":  # the user image as it is (`vre images build` makes it)
+                env["VRE_USER_IMAGE"] = os.environ.get("VRE_TEST_IMAGE") or user_image_tag()
             state = Path(tempfile.mkdtemp(prefix=f"bench-gateway-{backend}-"))
             with gateway_hub(state, make, env) as hub:
                 _, token = hub.new_user()
