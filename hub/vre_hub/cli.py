@@ -80,7 +80,10 @@ def cmd_up(args) -> int:
     hub.state.secret("admin_password")
     say(f"starting JupyterHub and its proxy in the background (state: {hub.state.path})")
     hub.start(log=say)  # says which network and firewall rules the servers get
-    say(f"JupyterHub is up at {hub.url}")
+    # With per-user subdomains people must come through the subdomain host (else the hub
+    # and their servers are on one origin and they log in twice).
+    public = os.environ.get("VRE_SUBDOMAIN_HOST", "").rstrip("/")
+    say(f"JupyterHub is up at {public or hub.url}" + (f" (its proxy listens on {hub.url})" if public else ""))
     say(f"log in as '{args.admin_user}' with the password in {password_file} (mode 0600)")
     say(f"add people with `vre users add NAME`; stop with `vre down`; logs: `vre logs`")
     return 0
