@@ -140,17 +140,17 @@ def running_slurm_cluster():
     )
     need(os.geteuid() == 0, "the test Slurm cluster starts munged/slurmd, which needs root")
     started: list[subprocess.Popen] = []
-    munged_started = False
     folder = Path(tempfile.mkdtemp(prefix="vre-slurm-"))
     folder.chmod(0o755)  # slurmctld (user slurm) and users' jobs read the configuration
     try:
-        if not _munge_works():
+        if not _munge_works():  # else another session's (or the host's) munged serves us too
             MUNGE_SOCKET.parent.mkdir(mode=0o755, exist_ok=True)
             shutil.chown(MUNGE_SOCKET.parent, "munge", "munge")
-            subprocess.run(
-                ["setpriv", "--reuid=munge", "--regid=munge", "--clear-groups", "munged"], check=True
-            )
-            munged_started = True
+            # In the foreground (-F), so that we stop this process only, never another's.
+            started.append(subprocess.Popen(
+                ["setpriv", "--reuid=munge", "--regid=munge", "--clear-groups", "munged", "-F"],
+                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            ))
             _wait("munged", _munge_works, 15)
         for sub in ("state", "spool"):
             (folder / sub).mkdir()
@@ -181,7 +181,7 @@ def running_slurm_cluster():
         os.environ["SLURM_CONF"] = str(conf)  # the gateway and jobs service under test see it
         yield SlurmCluster(conf, env)
     finally:
-        os.environ.pop("SLURM_CONF", None) if started else None
+        os.environ.pop("SLURM_CONF", None)
         for process in reversed(started):
             process.terminate()
             try:
@@ -189,8 +189,6 @@ def running_slurm_cluster():
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if munged_started:
-            subprocess.run(["munged", "--stop"], check=False, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -36,14 +36,15 @@ from dask_gateway_server.backends.jobqueue.slurm import SlurmBackend
 from dask_gateway_server.backends.local import LocalBackend
 from dask_gateway_server.models import ClusterStatus
 from dask_gateway_server.traitlets import Type
-from traitlets import Dict, Integer, Unicode, default
+from traitlets import Dict, Float, Integer, Unicode, default
 
 # The launcher, scheduler and worker commands of the gateway's own Python environment.
 BIN = Path(sys.executable).parent
 
 
 class VREBackend(DBBackendBase):
-    """What both VRE backends add: a cap on each user's running clusters."""
+    """What the VRE backends add: a cap on each user's clusters, and clusters stopped when
+    their user's server stops."""
 
     max_clusters_per_user = Integer(
         2,
@@ -51,6 +52,55 @@ class VREBackend(DBBackendBase):
         help="Clusters (pending or running) one user may have at once; one more is refused.",
         config=True,
     )
+    server_check_period = Float(
+        30,
+        min=0,
+        help="Every this many seconds, the clusters of users whose server has stopped since "
+        "the last check are stopped (users who never had a server, e.g. API clients, keep "
+        "theirs until idle). 0: never.",
+        config=True,
+    )
+
+    async def setup(self, app):
+        await super().setup(app)
+        self._had_server: set[str] = set()
+        if self.server_check_period:
+            self._server_watch = asyncio.ensure_future(self._stop_clusters_of_stopped_servers())
+
+    async def cleanup(self):
+        if getattr(self, "_server_watch", None):
+            self._server_watch.cancel()
+        await super().cleanup()
+
+    async def _users_with_servers(self) -> set[str]:
+        """Names of the users with a running server (hub API, the service's own token)."""
+        names, offset, limit = set(), 0, 200
+        headers = {"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"}
+        while True:
+            url = f"{os.environ['JUPYTERHUB_API_URL']}/users?state=active&offset={offset}&limit={limit}"
+            async with self.session.get(url, headers=headers) as response:
+                response.raise_for_status()
+                page = await response.json()
+            names.update(user["name"] for user in page)
+            if len(page) < limit:
+                return names
+            offset += limit
+
+    async def _stop_clusters_of_stopped_servers(self):
+        while True:
+            await asyncio.sleep(self.server_check_period)
+            try:
+                with_server = await self._users_with_servers()
+                stopped = self._had_server - with_server
+                self._had_server = with_server
+                for cluster in await self.list_clusters(statuses=[ClusterStatus.PENDING, ClusterStatus.RUNNING]):
+                    if cluster.username in stopped:
+                        self.log.info("Stopping cluster %s: %s's server stopped", cluster.name, cluster.username)
+                        await self.stop_cluster(cluster.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.warning("Could not check users' servers", exc_info=True)
 
     async def start_cluster(self, user, cluster_options):
         active = await self.list_clusters(

@@ -78,8 +78,10 @@ c.Backend.cluster_options = Options(
 )
 
 # --- idle clusters ---------------------------------------------------------------------------
-# A cluster with no client and no work for this long is shut down (its workers freed).
+# A cluster with no client and no work for this long is shut down (its workers freed); a
+# user's clusters are also stopped when their server stops (checked every period).
 c.ClusterConfig.idle_timeout = float(env("VRE_GATEWAY_IDLE_TIMEOUT", "1800"))
+c.VREBackend.server_check_period = float(env("VRE_GATEWAY_SERVER_CHECK_PERIOD", "30"))
 
 # --- local overrides -----------------------------------------------------------------------
 _extra = Path(env("VRE_STATE_DIR", ".")) / "vre_gateway_config.py"

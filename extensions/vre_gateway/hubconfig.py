@@ -61,8 +61,8 @@ def service_config(
     ``encrypt_key``: a generated hex secret of 32 bytes (the hub's state folder keeps it);
     the gateway encrypts the clusters' TLS keys with it in its database. ``image``,
     ``network``, ``host_config``: the spawner's, for the docker backend's containers
-    (``VRE_GATEWAY_NETWORK`` overrides the network). The role is empty: the gateway
-    checks each user's token by asking the hub with that token.
+    (``VRE_GATEWAY_NETWORK`` overrides the network). The gateway checks each user's token
+    by asking the hub with that token; its own role only lists whose servers run.
     """
     state_dir = Path(state_dir)
     environment = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
@@ -82,8 +82,8 @@ def service_config(
     }
     role = {
         "name": "vre-dask-gateway",
-        "description": "The Dask Gateway: no hub scopes needed (it checks users' own tokens)",
-        "scopes": [],
+        "description": "The Dask Gateway: sees whose servers run (to stop their clusters with them)",
+        "scopes": ["list:users", "read:servers"],
         "services": [SERVICE_NAME],
     }
     return service, role

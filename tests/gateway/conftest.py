@@ -14,6 +14,7 @@ import secrets
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,20 +83,39 @@ def python_for_all():
 
 @contextlib.contextmanager
 def python_executable_by_all():
-    """The gateway's Python made executable by the test accounts for the session.
+    """The gateway's Python made executable by the test accounts while sessions need it.
 
     Schedulers and workers run the gateway's own environment as the user; where its
     interpreter lies under a 0700 folder (pyenv in /root), the folders on the way get o+x
-    (traverse, not list) until the session ends."""
-    changed = []
-    for folder in Path(os.path.realpath(sys.executable)).parents:
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            folder.chmod(mode | stat.S_IXOTH)
-            changed.append((folder, mode))
-    yield
-    for folder, mode in changed:
-        folder.chmod(stat.S_IMODE(mode))
+    (traverse, not list). Sessions running at once share one record (under a lock): the
+    last one to end puts the modes back."""
+    import fcntl
+    import json
+
+    record = Path(tempfile.gettempdir()) / "vre-test-python-for-all.json"
+    with open(record.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(record.read_text()) if record.exists() else {"sessions": 0, "changed": []}
+        for folder in Path(os.path.realpath(sys.executable)).parents:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                folder.chmod(mode | stat.S_IXOTH)
+                state["changed"].append([str(folder), stat.S_IMODE(mode)])
+        state["sessions"] += 1
+        record.write_text(json.dumps(state))
+    try:
+        yield
+    finally:
+        with open(record.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = json.loads(record.read_text())
+            state["sessions"] -= 1
+            if state["sessions"] <= 0:
+                for folder, mode in state["changed"]:
+                    os.chmod(folder, mode)
+                record.unlink()
+            else:
+                record.write_text(json.dumps(state))
 
 
 def _start(state_path: Path, make_account, env: dict):
@@ -184,6 +204,7 @@ def local_gateway(tmp_path_factory, unix_user, python_for_all):  # noqa: F811
 def docker_gateway(tmp_path_factory, user_image, unix_user):  # noqa: F811
     """A hub whose gateway runs clusters as containers of the user image, on its users'
     network (schedulers reach the gateway through the port the launcher opens)."""
-    env = {"VRE_GATEWAY_BACKEND": "docker", "VRE_USER_IMAGE": user_image, "VRE_GATEWAY_MAX_WORKERS": "2"}
+    env = {"VRE_GATEWAY_BACKEND": "docker", "VRE_USER_IMAGE": user_image, "VRE_GATEWAY_MAX_WORKERS": "2",
+           "VRE_GATEWAY_SERVER_CHECK_PERIOD": "2"}
     with gateway_hub(tmp_path_factory.mktemp("hub-docker"), unix_user, env) as hub:
         yield hub
