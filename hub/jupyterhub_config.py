@@ -148,7 +148,6 @@ c.VRESpawner.environment.update({"VRE_JOBS_URL": f"{_jobs_service['url']}/servic
 # limits and addresses: VRE_GATEWAY_* variables,
 # extensions/vre_gateway/gateway_config.py and $VRE_STATE_DIR/vre_gateway_config.py.
 if env("VRE_GATEWAY_BACKEND"):
-    from vre_gateway import ACCESS_SCOPE as GATEWAY_SCOPE  # noqa: E402
     from vre_gateway import hubconfig as gateway_hubconfig  # noqa: E402
 
     # It listens on the users' network gateway, as the jobs service (ports: vre_core.naming).
@@ -167,7 +166,7 @@ if env("VRE_GATEWAY_BACKEND"):
     c.JupyterHub.load_roles.append(_gateway_role)
     for _role in c.JupyterHub.load_roles:  # users' and servers' tokens may use it
         if _role["name"] in ("user", "server"):
-            _role["scopes"].append(GATEWAY_SCOPE)
+            _role["scopes"].append(gateway_hubconfig.ACCESS_SCOPE)
     c.VRESpawner.environment.update(gateway_hubconfig.client_environment(_gateway_address, _gateway_tcp))
 
 # --- workshops (vre_workshop) ---------------------------------------------------------------

@@ -20,13 +20,15 @@ PACKAGES = {
     "vre_hub": ROOT / "hub" / "vre_hub",
     "vre_jobs": ROOT / "extensions" / "vre_jobs",
     "vre_workshop": ROOT / "extensions" / "vre_workshop",
+    "vre_gateway": ROOT / "extensions" / "vre_gateway",
 }
 #: package -> the project packages it must never import
 FORBIDDEN = {
-    "vre_core": {"vre_hub", "vre_jobs", "vre_workshop"},
-    "vre_hub": {"vre_jobs", "vre_workshop"},
-    "vre_jobs": {"vre_hub", "vre_workshop"},
-    "vre_workshop": {"vre_hub", "vre_jobs"},
+    "vre_core": {"vre_hub", "vre_jobs", "vre_workshop", "vre_gateway"},
+    "vre_hub": {"vre_jobs", "vre_workshop", "vre_gateway"},
+    "vre_jobs": {"vre_hub", "vre_workshop", "vre_gateway"},
+    "vre_workshop": {"vre_hub", "vre_jobs", "vre_gateway"},
+    "vre_gateway": {"vre_hub", "vre_jobs", "vre_workshop"},
 }
 CONFIG = ROOT / "hub" / "jupyterhub_config.py"
 
@@ -97,11 +99,12 @@ def test_config_uses_only_public_hubconfig_of_extensions():
     extension_imports = {
         target
         for target in imported("jupyterhub_config", CONFIG)
-        if target.split(".")[0] in {"vre_jobs", "vre_workshop"}
+        if target.split(".")[0] in {"vre_jobs", "vre_workshop", "vre_gateway"}
     }
     assert extension_imports, "the config wires the jobs service and workshops"
     assert all(
-        target.split(".")[1:2] == ["hubconfig"] or target in {"vre_jobs", "vre_workshop"} for target in extension_imports
+        target.split(".")[1:2] == ["hubconfig"] or target in {"vre_jobs", "vre_workshop", "vre_gateway"}
+        for target in extension_imports
     ), extension_imports
 
 

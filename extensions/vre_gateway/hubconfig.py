@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from vre_gateway import SERVICE_NAME
+from vre_gateway import ACCESS_SCOPE, SERVICE_NAME  # noqa: F401 (ACCESS_SCOPE: for jupyterhub_config)
 
 CONFIG_FILE = Path(__file__).with_name("gateway_config.py")
 # Passed on to the gateway (services get a minimal environment): its settings, and where
