@@ -11,9 +11,10 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from .loopback import LoopbackServer
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "pycsw-requirements.txt"
@@ -73,7 +74,7 @@ class PycswServer:
                 self.proc.wait()
 
 
-class StaticServer:
+class StaticServer(LoopbackServer):
     """Serve ``root`` read-only on 127.0.0.1; ``requests`` counts GETs."""
 
     def __init__(self, root: Path):
@@ -91,15 +92,4 @@ class StaticServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler))

@@ -86,13 +86,12 @@ def _handler(root: Path, counter: ByteCounter):
     return Handler
 
 
-class RangeHTTPServer:
-    """Serve ``root`` on 127.0.0.1 with Range support; ``url`` and ``counter`` for the tests."""
+class LoopbackServer:
+    """A threaded server on a free 127.0.0.1 port, serving in a thread for a ``with`` block;
+    ``url`` is its address. Subclasses make the server and pass it to ``__init__``."""
 
-    def __init__(self, root: Path):
-        self.root = Path(root).resolve()
-        self.counter = ByteCounter()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.root, self.counter))
+    def __init__(self, httpd):
+        self.httpd = httpd
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -104,6 +103,15 @@ class RangeHTTPServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class RangeHTTPServer(LoopbackServer):
+    """Serve ``root`` on 127.0.0.1 with Range support; ``url`` and ``counter`` for the tests."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self.counter = ByteCounter()
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.root, self.counter)))
 
 
 def _patch_pydap_block_reshape() -> None:
@@ -141,7 +149,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class OpendapServer:
+class OpendapServer(LoopbackServer):
     """pydap's DapServer over ``root`` on 127.0.0.1, counting response bytes."""
 
     def __init__(self, root: Path):
@@ -159,17 +167,7 @@ class OpendapServer:
                 yield chunk
             counter.add(sent)
 
-        self.httpd = make_server("127.0.0.1", 0, counting, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(make_server("127.0.0.1", 0, counting, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler))
 
 
 def no_proxy_env() -> None:
