@@ -176,6 +176,12 @@ if env("VRE_GATEWAY_BACKEND"):
 from vre_workshop import hubconfig as workshop_hubconfig  # noqa: E402
 
 workshop_hubconfig.apply(c, state.path)
+# The teacher's console at /services/workshop/: teachers (hub group `teachers`) create and
+# run their workshops from a browser; it acts with its own token, so no restart is needed.
+_workshop_service, _workshop_role = workshop_hubconfig.service_config(state.path)
+c.JupyterHub.services.append(_workshop_service)
+c.JupyterHub.load_roles.append(_workshop_role)
+workshop_hubconfig.grant_console_access(c.JupyterHub.load_roles)
 
 # --- local overrides -----------------------------------------------------------------------
 # Files in $VRE_STATE_DIR/jupyterhub_config.d/*.py are loaded last (operator settings, SSO).

@@ -1,0 +1,436 @@
+"""The teacher's console: ``python -m vre_workshop.service``, a hub-managed service at
+``/services/workshop/`` (wired by :func:`vre_workshop.hubconfig.service_config`).
+
+Who may do what is decided here, at every request, from the caller's identity (asked of the
+hub with the caller's own cookie or token, HubOAuth) and the workshop records:
+
+* an admin acts on every workshop;
+* a member of the hub group ``TEACHERS_GROUP`` may create workshops and acts on those whose
+  teacher they are (and on their participants only);
+* anyone else (participants included) gets 403.
+
+``/services/workshop/`` itself is the page (static/workshop.js, text only, CSP without inline script).
+
+The service itself acts with its own token, whose role (``hubconfig.service_config``) holds
+the admin scopes on users, groups, servers and shares it needs. So a new workshop's teacher
+can act at once: no role to load, no hub restart. To open a participant's JupyterLab the
+service shares that participant's server with the teacher (JupyterHub 5 sharing API,
+``POST /hub/api/shares/<user>/``), which also takes effect at once.
+
+    GET  api/whoami                                  name, admin, teacher
+    GET  api/workshops                               the caller's workshops (all for an admin)
+    POST api/workshops                               {name, seats, expires, profile[, teacher]}
+    GET  api/workshops/NAME                          the record
+    GET  api/workshops/NAME/status                   live table: one row per participant
+    GET  api/workshops/NAME/roster.csv               seat list with passwords
+    GET  api/workshops/NAME/cards                    printable cards (URL, login, password)
+    POST api/workshops/NAME/prewarm                  start all servers (background); GET: progress
+    POST api/workshops/NAME/participants/USER/open   share USER's server with the teacher; its URL
+    POST api/workshops/NAME/push                     {"name": "x.ipynb", "content": {...}}: to every home, edits kept
+    POST api/workshops/NAME/collect                  into the teacher's ~/collected/
+    GET  api/workshops/NAME/collect.zip              the participants' notebooks, as a zip download
+    POST api/workshops/NAME/end                      disable accounts, archive homes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import tempfile
+from functools import cached_property
+from urllib.parse import quote, urlparse
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
+from tornado import web
+from vre_core.errors import VREError
+from vre_core.hub import HubClient
+from vre_core.naming import RUN_AS, container_name
+from vre_core.state import StateDir, offered_profiles
+
+from . import collect, create, distribute, end, prewarm, status
+from .context import Context
+from .registry import NAME_PATTERN
+from .roster import read_roster
+
+#: The hub group whose members may create and run workshops (an admin adds accounts to it:
+#: ``POST /hub/api/groups/teachers/users {"users": [...]}``). Its name ends in nothing a
+#: workshop name can make (workshop groups are the workshop names, checked free at creation).
+TEACHERS_GROUP = "teachers"
+
+#: The page and the cards: their own script and style files only, no inline script, framed by
+#: nothing but the hub's origin; everything else (JSON, CSV, zip) is never a document that runs.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+#: How long the live table waits for one participant's server (open notebooks, kernels).
+SESSIONS_TIMEOUT = 2
+
+
+class Console:
+    """What the handlers share: the state folder and a hub client acting with the service's token."""
+
+    def __init__(self, state: StateDir, token: str, image: str | None):
+        self.state, self.token, self.image = state, token, image
+        self.progress: dict[str, dict] = {}  # workshop -> prewarm progress
+
+    @cached_property
+    def hub(self) -> HubClient:
+        # The public URL (written once the hub answers, after this service started): the
+        # roster and cards give it to participants.
+        return HubClient(self.state.hub_url, self.token)
+
+    def context(self, lines: list | None = None) -> Context:
+        ctx = Context(state=self.state, image=self.image, say=(lines.append if lines is not None else lambda _m: None))
+        ctx.__dict__["hub"] = self.hub  # the service's token, not the operator's
+        return ctx
+
+
+class Handler(HubOAuthenticated, web.RequestHandler):
+    def set_default_headers(self):
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", DATA_CSP)
+
+    @property
+    def console(self) -> Console:
+        return self.settings["console"]
+
+    async def prepare(self):
+        model = await self.hub_auth.get_user(self, sync=False)
+        if model is not None:
+            try:
+                model = self.check_hub_user(model)
+            except UserNotAllowed:
+                model = None
+        if model is None and isinstance(self, Page):
+            self.current_user = None  # a browser not logged in yet: @web.authenticated sends it to the hub
+            return
+        if model is None or model.get("kind", "user") != "user":
+            raise web.HTTPError(403, "not authenticated: log in to the hub, or send a user's hub API token")
+        # The caller's groups and admin flag as the hub has them now (not as cached in a token).
+        user = await self.blocking(self.console.hub.user, model["name"])
+        if user is None:
+            raise web.HTTPError(403, "no such hub user")
+        self.current_user = user
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.current_user.get("admin"))
+
+    @property
+    def is_teacher(self) -> bool:
+        return TEACHERS_GROUP in (self.current_user.get("groups") or [])
+
+    async def blocking(self, function, *args):
+        """Run a (requests- and Docker-based) workshop function off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+    def workshop(self, name: str):
+        """The record of ``name`` if the caller may act on it; 403 otherwise (also for unknown names,
+        so that nobody learns which workshops exist)."""
+        registry = self.console.context().registry
+        found = NAME_PATTERN.match(name) and registry.exists(name) and registry.load(name)  # no "..": a folder name
+        if found and (self.is_admin or (self.is_teacher and found.teacher == self.current_user["name"])):
+            return found
+        raise web.HTTPError(403, f"workshop {name!r} is not one of yours; ask an admin to give it to you")
+
+    def body(self) -> dict:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the body is not a JSON object; send e.g. {\"name\": \"neo-2026\", \"seats\": 5}")
+        return data
+
+    def write_json(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "error": " ".join(str(message).split())}))
+
+    async def run(self, function, *args):
+        """Run a workshop step; its VREError (what; how to fix) becomes a 400."""
+        try:
+            return await self.blocking(function, *args)
+        except VREError as error:
+            raise web.HTTPError(400, str(error)) from None
+
+
+class WhoAmI(Handler):
+    def get(self):
+        self.write_json({"name": self.current_user["name"], "admin": self.is_admin, "teacher": self.is_teacher})
+
+
+class Workshops(Handler):
+    def get(self):
+        mine = [
+            w for w in self.console.context().registry.all()
+            if self.is_admin or (self.is_teacher and w.teacher == self.current_user["name"])
+        ]
+        self.write_json([summary(w) for w in mine])
+
+    async def post(self):
+        if not (self.is_admin or self.is_teacher):
+            raise web.HTTPError(403, f"only teachers (hub group {TEACHERS_GROUP!r}) and admins create workshops")
+        data = self.body()
+        teacher = data.get("teacher") if self.is_admin else None
+        try:
+            seats = int(data.get("seats"))
+        except (TypeError, ValueError):
+            raise web.HTTPError(400, "seats must be a whole number; give the number of participants") from None
+        request = create.Request(
+            name=str(data.get("name") or ""), seats=seats, expires=data.get("expires") or None,
+            profile=data.get("profile") or None, teacher=teacher or self.current_user["name"],
+        )
+        lines = []
+        workshop = await self.run(create.create, self.console.context(lines), request)
+        self.write_json({**summary(workshop), "log": lines}, status=201)
+
+
+class Workshop(Handler):
+    def get(self, name):
+        self.write_json(summary(self.workshop(name)))
+
+
+class Page(Handler):
+    @web.authenticated
+    def get(self):
+        if not (self.is_admin or self.is_teacher):
+            raise web.HTTPError(403, f"this page is for teachers (hub group {TEACHERS_GROUP!r}); ask an admin")
+        self.set_header("Content-Security-Policy", PAGE_CSP)
+        try:
+            profiles = offered_profiles(self.console.state)
+        except VREError:
+            profiles = []
+        xsrf = self.xsrf_token
+        self.render("index.html", user=self.current_user["name"], admin=self.is_admin, profiles=profiles,
+                    xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf)
+
+
+class Cards(Handler):
+    def get(self, name):
+        workshop = self.workshop(name)
+        rows = read_roster(self.console.context().registry.roster_file(workshop.name))
+        self.set_header("Content-Security-Policy", PAGE_CSP)
+        self.set_header("Cache-Control", "no-store")  # passwords
+        self.render("cards.html", workshop=workshop.name, rows=[r for r in rows if r["role"] == "participant"])
+
+
+class Status(Handler):
+    async def get(self, name):
+        workshop = self.workshop(name)
+        rows = await self.run(live_table, self.console, workshop)
+        self.write_json({"workshop": workshop.name, "participants": rows, "prewarm": self.console.progress.get(name)})
+
+
+def live_table(console: Console, workshop) -> list[dict]:
+    """One row per participant: the hub's view (status.status) plus, for running servers, the
+    memory the container uses (Docker) and the notebooks open and kernels busy (the server's
+    /api/sessions, with the service's token), fetched in parallel."""
+    ctx = console.context()
+    members = status.status(ctx, workshop)
+
+    def extra(member) -> dict:
+        # Logged in: holds a token issued to a browser session (OAuth, e.g. their JupyterLab);
+        # prewarm and API tokens carry no session.
+        tokens = (console.hub.found(f"{console.hub.user_path(member.user)}/tokens") or {}).get("api_tokens", [])
+        row = {"user": member.user, "state": member.state, "last_activity": member.last_activity,
+               "detail": member.detail, "logged_in": any(t.get("session_id") for t in tokens)}
+        if member.state not in ("running", "idle"):
+            return row
+        try:
+            stats = ctx.docker.containers.get(container_name(member.user)).stats(stream=False, one_shot=True)
+            row["memory_mib"] = round(stats["memory_stats"]["usage"] / 2**20)
+        except Exception:  # the table shows what it can; a container going away is normal here
+            pass
+        response = console.hub.session.get(
+            f"{console.hub.url}/user/{quote(member.user)}/api/sessions", timeout=SESSIONS_TIMEOUT
+        )
+        if response.status_code == 200:
+            sessions = [s for s in response.json() if s.get("type") == "notebook"]
+            row["notebooks"] = [s.get("path", "") for s in sessions]
+            states = {(s.get("kernel") or {}).get("execution_state") for s in sessions}
+            row["kernel"] = "busy" if "busy" in states else ("idle" if sessions else "")
+        return row
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(extra, members))
+
+
+class Roster(Handler):
+    def get(self, name):
+        workshop = self.workshop(name)
+        path = self.console.context().registry.roster_file(workshop.name)
+        self.set_header("Content-Type", "text/csv; charset=UTF-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{workshop.name}-seats.csv"')
+        self.set_header("Cache-Control", "no-store")  # passwords
+        self.finish(path.read_bytes())
+
+
+class Prewarm(Handler):
+    def get(self, name):
+        self.workshop(name)
+        self.write_json(self.console.progress.get(name) or {"state": "not started"})
+
+    async def post(self, name):
+        workshop = self.workshop(name)
+        progress = self.console.progress.get(name)
+        if progress and progress["state"] == "running":
+            return self.write_json(progress, status=202)
+        progress = self.console.progress[name] = {"state": "running", "total": len(workshop.participants), "done": 0, "failed": []}
+
+        def say(line):
+            if ": ready" in line or ": FAILED" in line:
+                progress["done"] += 1
+                if ": FAILED" in line:
+                    progress["failed"].append(line.strip())
+
+        async def background():
+            ctx = self.console.context()
+            ctx.say = say
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, prewarm.prewarm, ctx, workshop)
+                progress["state"] = "done"
+            except Exception as error:  # shown in the page; the hub log has the rest
+                progress["state"], progress["error"] = "failed", str(error)
+
+        asyncio.ensure_future(background())
+        self.write_json(progress, status=202)
+
+
+class Open(Handler):
+    async def post(self, name, user):
+        workshop = self.workshop(name)
+        if user not in workshop.participants:
+            raise web.HTTPError(403, f"{user!r} is not a participant of {workshop.name}")
+        teacher = self.current_user["name"]
+        if not self.is_admin:  # admins reach every server already
+            response = await self.blocking(
+                lambda: self.console.hub.request("POST", f"/shares/{user}/", json={"user": teacher}, check=False)
+            )
+            if response.status_code == 404:
+                raise web.HTTPError(409, f"{user} has no server yet; prewarm or let them log in first")
+            if response.status_code >= 300:
+                raise web.HTTPError(502, f"the hub refused to share {user}'s server: {response.text[:200]}")
+        self.write_json({"url": f"/user/{user}/lab"})
+
+
+class Push(Handler):
+    async def post(self, name):
+        workshop = self.workshop(name)
+        data = self.body()
+        filename = str(data.get("name") or "")
+        if not filename.endswith(".ipynb") or "/" in filename or filename.startswith("."):
+            raise web.HTTPError(400, f"bad notebook name {filename!r}; give a plain file name ending in .ipynb")
+        if not isinstance(data.get("content"), dict):
+            raise web.HTTPError(400, "content must be the notebook (a JSON object)")
+        packed = pack_one(filename, json.dumps(data["content"]).encode())
+        lines = []
+        await self.run(distribute.distribute, self.console.context(lines), workshop, packed)
+        self.write_json({"pushed": filename, "log": lines})
+
+
+class Collect(Handler):
+    async def post(self, name):
+        workshop = self.workshop(name)
+        target, counts = await self.run(collect.collect, self.console.context(), workshop)
+        self.write_json({"folder": target, "notebooks": counts})
+
+
+class CollectZip(Handler):
+    async def get(self, name):
+        workshop = self.workshop(name)
+        with tempfile.TemporaryFile(prefix="vre-collect-zip-") as out:
+            await self.run(collect.collect_zip, self.console.context(), workshop, out)
+            out.seek(0)
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", f'attachment; filename="{workshop.name}-collected.zip"')
+            while chunk := out.read(1 << 20):  # streamed: one chunk in memory at a time
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+class End(Handler):
+    async def post(self, name):
+        workshop = self.workshop(name)
+        lines = []
+        archive = await self.run(end.end, self.console.context(lines), workshop)
+        self.write_json({"ended": True, "archive": archive.name, "log": lines})
+
+
+def pack_one(filename: str, content: bytes) -> bytes:
+    """One file as the tar that :func:`distribute.distribute` unpacks, owned by jovyan."""
+    uid, gid = (int(part) for part in RUN_AS.split(":"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(filename)
+        info.size, info.mode, info.uid, info.gid = len(content), 0o644, uid, gid
+        tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def summary(workshop) -> dict:
+    return {
+        "name": workshop.name, "teacher": workshop.teacher, "participants": workshop.participants,
+        "profile": workshop.profile, "expires": workshop.expires, "created": workshop.created, "ended": workshop.ended,
+    }
+
+
+def routes(prefix: str) -> list:
+    w = rf"{prefix}api/workshops/(?P<name>[^/]+)"
+    return [
+        (rf"{prefix}?", Page),
+        (rf"{prefix}oauth_callback", HubOAuthCallbackHandler),
+        (rf"{prefix}api/whoami", WhoAmI),
+        (rf"{prefix}api/workshops", Workshops),
+        (rf"{w}", Workshop),
+        (rf"{w}/status", Status),
+        (rf"{w}/roster.csv", Roster),
+        (rf"{w}/cards", Cards),
+        (rf"{w}/prewarm", Prewarm),
+        (rf"{w}/participants/(?P<user>[^/]+)/open", Open),
+        (rf"{w}/push", Push),
+        (rf"{w}/collect", Collect),
+        (rf"{w}/collect.zip", CollectZip),
+        (rf"{w}/end", End),
+    ]
+
+
+async def serve() -> None:
+    state = StateDir(os.environ.get("VRE_STATE_DIR") or None)
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/workshop/")
+    HubOAuth.instance(cache_max_age=5)
+    app = web.Application(
+        routes(prefix), console=Console(state, os.environ["JUPYTERHUB_API_TOKEN"], image=None),  # None: the spawner's
+        cookie_secret=os.urandom(32),
+        template_path=str(Path(__file__).with_name("templates")),
+        static_path=str(Path(__file__).with_name("static")),
+        static_url_prefix=f"{prefix}static/",
+    )
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    server = app.listen(url.port, url.hostname, xheaders=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())

@@ -1,0 +1,174 @@
+"""The teacher's console (``/services/workshop/``) over HTTP, against the real hub, Docker and image.
+
+An admin puts two accounts in the hub group ``teachers``; each creates a workshop through
+the console's REST API with its own hub token, WITHOUT any hub restart. Then the 403s: a
+teacher on the other teacher's workshop, on a user outside the group, a participant and a
+plain user calling the teacher API. Then the teacher's path: prewarm with progress, open a
+participant's server (shared with the teacher at that moment: the teacher's token reaches
+it, the other teacher's does not), push a notebook, collect, end (the participant's login
+is refused afterwards). The tests run in file order and share the two workshops.
+"""
+
+import csv
+import io
+import time
+import zipfile
+
+import pytest
+import requests
+
+from vre_testing import login
+from vre_workshop.service import TEACHERS_GROUP
+
+pytestmark = [pytest.mark.docker]
+
+
+def console(ws_hub, method, path, token, **kw):
+    return requests.request(
+        method, f"{ws_hub.url}/services/workshop/api/{path}", headers={"Authorization": f"token {token}"}, timeout=120, **kw
+    )
+
+
+@pytest.fixture(scope="module")
+def people(ws_hub):
+    """Two teachers (made so by an admin: hub group membership, no restart) and a plain user."""
+    client, p = ws_hub.client, ws_hub.prefix
+    names = {"alice": f"{p}-alice", "bob": f"{p}-bob", "plain": f"{p}-plain"}
+    for name in names.values():
+        client.ensure_user(name)
+    if client.group(TEACHERS_GROUP) is None:
+        client.create_group(TEACHERS_GROUP, [])
+    client.request("POST", f"/groups/{TEACHERS_GROUP}/users", json={"users": [names["alice"], names["bob"]]})
+    return {key: (name, client.token_for(name, note="console tests")) for key, name in names.items()}
+
+
+@pytest.fixture(scope="module")
+def workshops(ws_hub, people):
+    made = {}
+    for who, seats in (("alice", 2), ("bob", 1)):
+        name = f"{ws_hub.prefix}-{who[0]}"
+        response = console(ws_hub, "POST", "workshops", people[who][1], json={"name": name, "seats": seats})
+        assert response.status_code == 201, response.text
+        made[who] = response.json()
+    return made
+
+
+def test_teacher_creates_without_restart(ws_hub, people, workshops):
+    alice, token = people["alice"]
+    assert workshops["alice"]["teacher"] == alice
+    mine = console(ws_hub, "GET", "workshops", token).json()
+    assert [w["name"] for w in mine] == [workshops["alice"]["name"]]  # not bob's
+    table = console(ws_hub, "GET", f"workshops/{workshops['alice']['name']}/status", token)
+    assert table.status_code == 200, table.text
+    assert [row["user"] for row in table.json()["participants"]] == workshops["alice"]["participants"]
+    assert {row["state"] for row in table.json()["participants"]} == {"stopped"}
+    seats = console(ws_hub, "GET", f"workshops/{workshops['alice']['name']}/roster.csv", token)
+    assert seats.status_code == 200 and seats.headers["Content-Type"].startswith("text/csv")
+    assert all(user in seats.text for user in workshops["alice"]["participants"])
+
+
+def test_bad_input_is_one_line_and_makes_nothing(ws_hub, people):
+    token = people["alice"][1]
+    response = console(ws_hub, "POST", "workshops", token, json={"name": "Bad Name!", "seats": 2})
+    assert response.status_code == 400 and "invalid workshop name" in response.json()["error"]
+    response = console(ws_hub, "POST", "workshops", token, json={"name": f"{ws_hub.prefix}-z", "seats": "many"})
+    assert response.status_code == 400 and "seats" in response.json()["error"]
+    assert ws_hub.client.group(f"{ws_hub.prefix}-z") is None
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [("GET", ""), ("GET", "/status"), ("GET", "/roster.csv"), ("POST", "/prewarm"), ("POST", "/collect"),
+     ("POST", "/end"), ("POST", "/push"), ("GET", "/collect.zip"), ("GET", "/cards"), ("POST", "/participants/{participant}/open")],
+)
+def test_teacher_on_another_teachers_workshop_is_403(ws_hub, people, workshops, method, path):
+    bob_ws = workshops["bob"]
+    path = path.format(participant=bob_ws["participants"][0])
+    response = console(ws_hub, method, f"workshops/{bob_ws['name']}{path}", people["alice"][1], json={})
+    assert response.status_code == 403, response.text
+    assert ws_hub.client.group(bob_ws["name"]) is not None  # nothing ended
+
+
+def test_teacher_on_user_outside_the_group_is_403(ws_hub, people, workshops):
+    alice_ws = workshops["alice"]
+    for outsider in (workshops["bob"]["participants"][0], people["plain"][0], people["bob"][0]):
+        response = console(ws_hub, "POST", f"workshops/{alice_ws['name']}/participants/{outsider}/open", people["alice"][1])
+        assert response.status_code == 403, (outsider, response.text)
+
+
+def test_participant_and_plain_user_calling_the_teacher_api_are_403(ws_hub, people, workshops):
+    alice_ws = workshops["alice"]
+    participant = alice_ws["participants"][0]
+    tokens = {"participant": ws_hub.client.token_for(participant, note="console tests"), "plain": people["plain"][1]}
+    for who, token in tokens.items():
+        for method, path, body in [
+            ("POST", "workshops", {"name": f"{ws_hub.prefix}-x", "seats": 1}),
+            ("GET", f"workshops/{alice_ws['name']}/status", None),
+            ("GET", f"workshops/{alice_ws['name']}/roster.csv", None),
+            ("POST", f"workshops/{alice_ws['name']}/end", {}),
+            ("POST", f"workshops/{alice_ws['name']}/participants/{participant}/open", {}),
+        ]:
+            response = console(ws_hub, method, path, token, json=body)
+            assert response.status_code == 403, (who, path, response.text)
+        assert console(ws_hub, "GET", "workshops", token).json() == []
+    assert ws_hub.client.group(f"{ws_hub.prefix}-x") is None
+    # No token at all: refused as well.
+    assert requests.get(f"{ws_hub.url}/services/workshop/api/workshops", timeout=30).status_code == 403
+
+
+def test_prewarm_open_push_collect_end(ws_hub, people, workshops):
+    alice, token = people["alice"]
+    name = workshops["alice"]["name"]
+    participant = workshops["alice"]["participants"][0]
+    started = console(ws_hub, "POST", f"workshops/{name}/prewarm", token)
+    assert started.status_code == 202 and started.json()["total"] == 2
+    deadline = time.monotonic() + 400
+    while (progress := console(ws_hub, "GET", f"workshops/{name}/prewarm", token).json())["state"] == "running":
+        assert time.monotonic() < deadline, progress
+        time.sleep(2)
+    assert progress == {"state": "done", "total": 2, "done": 2, "failed": []}
+    rows = console(ws_hub, "GET", f"workshops/{name}/status", token).json()["participants"]
+    assert {row["state"] for row in rows} == {"running"}
+    assert all(row["memory_mib"] > 0 and row["notebooks"] == [] and not row["logged_in"] for row in rows), rows
+    cards = console(ws_hub, "GET", f"workshops/{name}/cards", token)
+    assert cards.status_code == 200 and cards.text.count('class="card"') == 2
+    assert "script-src 'self'" in cards.headers["Content-Security-Policy"]
+
+    # Before "open", not even alice reaches the participant's server; after it, she does
+    # (a share made by the console, no restart); bob still does not. (The server caches the
+    # hub's answer about a token for minutes: the "before" probe uses another of her tokens.)
+    probe = ws_hub.client.token_for(alice, note="console tests: before open")
+    assert ws_hub.server_get(participant, "api/status", probe).status_code == 403
+    opened = console(ws_hub, "POST", f"workshops/{name}/participants/{participant}/open", token)
+    assert opened.status_code == 200 and opened.json()["url"] == f"/user/{participant}/lab"
+    assert ws_hub.server_get(participant, "api/status", token).status_code == 200
+    assert ws_hub.server_get(participant, "api/status", people["bob"][1]).status_code == 403
+
+    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    pushed = console(ws_hub, "POST", f"workshops/{name}/push", token, json={"name": "02-pushed.ipynb", "content": notebook})
+    assert pushed.status_code == 200, pushed.text
+    seen = ws_hub.server_get(participant, f"api/contents/workshops/{name}/02-pushed.ipynb", token)
+    assert seen.status_code == 200 and seen.json()["type"] == "notebook"
+    bad = console(ws_hub, "POST", f"workshops/{name}/push", token, json={"name": "../x.ipynb", "content": notebook})
+    assert bad.status_code == 400
+
+    collected = console(ws_hub, "POST", f"workshops/{name}/collect", token)
+    assert collected.status_code == 200, collected.text
+    assert collected.json()["notebooks"][participant] >= 1
+
+    zipped = console(ws_hub, "GET", f"workshops/{name}/collect.zip", token)
+    assert zipped.status_code == 200 and zipped.headers["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
+    assert f"{name}/{participant}/workshops/{name}/02-pushed.ipynb" in names
+    assert console(ws_hub, "GET", f"workshops/{name}/collect.zip", people["bob"][1]).status_code == 403
+
+    ended = console(ws_hub, "POST", f"workshops/{name}/end", token)
+    assert ended.status_code == 200, ended.text
+    password = dict(_roster(ws_hub, name, token))[participant]
+    assert "jupyterhub-hub-login" not in login(ws_hub.url, participant, password).cookies  # login refused
+    assert ws_hub.api("POST", f"/users/{participant}/server").status_code == 403  # no server any more
+
+
+def _roster(ws_hub, name, token):
+    lines = console(ws_hub, "GET", f"workshops/{name}/roster.csv", token).text.splitlines()
+    return [(row["username"], row["password"]) for row in csv.DictReader(lines)]
