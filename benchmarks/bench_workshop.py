@@ -10,10 +10,15 @@ image and Docker. Prints:
   and the ratio of p95 to the 1 s target; then the same for a few participants logging in
   one at a time (no contention), to separate the path's own latency from the queueing of
   30 logins on the host's cores;
-* end (archive of every home, then removal) wall time.
+* end (archive of every home, then removal) wall time;
+* the same workshop through the teacher's console (web API, ``/services/workshop/``, with a
+  teacher's token): create, prewarm (POST, then progress polled), and the live table's
+  refresh (``GET .../status``: hub state, memory, open notebooks of every participant) with
+  all N servers running: p50/p95 against the 200 ms target (``--web-only`` skips the CLI part).
 
     .venv/bin/python benchmarks/bench_workshop.py            # 30 participants
     .venv/bin/python benchmarks/bench_workshop.py --seats 5  # quicker
+    .venv/bin/python benchmarks/bench_workshop.py --web-only # the console's web API only
 """
 
 import argparse
@@ -26,6 +31,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import requests
 
 from vre_hub import engine, images
 from vre_hub.launcher import HubProcess
@@ -35,11 +41,53 @@ from vre_hub.naming import escape_name
 from vre_workshop.prewarm import default_concurrency
 from vre_workshop.registry import Registry
 from vre_workshop.roster import read_roster
+from vre_workshop.service import TEACHERS_GROUP
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from vre_testing import free_port  # noqa: E402
 
 TARGET_P95 = 1.0
+TARGET_STATUS = 0.2  # the console's live table refresh, 30 participants
+
+
+def web_api(hub: HubProcess, seats: int, refreshes: int = 20) -> dict:
+    """The console path: a teacher (hub group ``teachers``, no restart) creates, prewarms and
+    refreshes the live table through the web API; then ends the workshop there. Wall times."""
+    from vre_core.hub import HubClient
+
+    admin = HubClient(hub.url, hub.state.admin_token)
+    teacher = f"bench{secrets.token_hex(2)}-prof"
+    admin.ensure_user(teacher)
+    if admin.group(TEACHERS_GROUP) is None:
+        admin.create_group(TEACHERS_GROUP, [])
+    admin.request("POST", f"/groups/{TEACHERS_GROUP}/users", json={"users": [teacher]})
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {admin.token_for(teacher, note='bench')}"
+    api = f"{hub.url}/services/workshop/api"
+    name = f"web{secrets.token_hex(2)}"
+    out = {"name": name}
+
+    began = time.perf_counter()
+    session.post(f"{api}/workshops", json={"name": name, "seats": seats}, timeout=600).raise_for_status()
+    out["create"] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    session.post(f"{api}/workshops/{name}/prewarm", timeout=60).raise_for_status()
+    while (progress := session.get(f"{api}/workshops/{name}/prewarm", timeout=60).json())["state"] == "running":
+        time.sleep(0.5)
+    out["prewarm"], out["prewarm_state"] = time.perf_counter() - began, progress
+
+    times = []
+    for _ in range(refreshes):
+        began = time.perf_counter()
+        session.get(f"{api}/workshops/{name}/status", timeout=60).raise_for_status()
+        times.append(time.perf_counter() - began)
+    out["status"] = times
+
+    began = time.perf_counter()
+    session.post(f"{api}/workshops/{name}/end", timeout=900).raise_for_status()
+    out["end"] = time.perf_counter() - began
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -123,6 +171,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seats", type=int, default=30, help="participants (default 30)")
     parser.add_argument("--concurrency", type=int, default=default_concurrency(), help="prewarm spawns in flight (default: cores)")
     parser.add_argument("--rate", type=float, default=2.0, help="prewarm new spawns per second (default 2)")
+    parser.add_argument("--web-only", action="store_true", help="only the teacher's console (web API) path")
     args = parser.parse_args(argv)
 
     image = images.user_image_tag()
@@ -142,7 +191,13 @@ def main(argv=None) -> int:
         hub.start()
         name = f"bench{secrets.token_hex(2)}"
         vre = lambda *a: cli.main(["--state-dir", str(state.path), "--url", hub.url, "--image", image, *a])  # noqa: E731
+        web = None
         try:
+            if args.web_only:
+                web = web_api(hub, args.seats)
+                vre("end", web["name"], "--remove")
+                report_web(web, args.seats)
+                return 0
             began = time.perf_counter()
             if vre("create", name, "--seats", str(args.seats), "--notebooks", str(REPO_ROOT / "notebooks")) != 0:
                 return 1
@@ -171,7 +226,15 @@ def main(argv=None) -> int:
             began = time.perf_counter()
             vre("end", name, "--remove")
             end_wall = time.perf_counter() - began
+
+            web = web_api(hub, args.seats)  # the same figures through the console, same hub
+            vre("end", web["name"], "--remove")
         finally:
+            if web is None:  # interrupted or failed in the console part: its workshop too
+                for leftover in Registry(state.path).all():
+                    if leftover.name.startswith("web"):
+                        vre("end", leftover.name, "--remove")
+                        remove_leftovers(leftover.name)
             if Registry(state.path).exists(name):  # interrupted or failed: still clean up
                 vre("end", name, "--remove")
             hub.stop()
@@ -205,7 +268,16 @@ def main(argv=None) -> int:
         print(f"contention factor (simultaneous p50 / one-at-a-time p50): "
               f"{percentile([r['total'] for r in ok], 50) / percentile([r['total'] for r in alone_ok], 50):.1f}" if ok else "")
     print(f"end (stop, archive {args.seats} homes, remove): {end_wall:6.1f} s")
+    report_web(web, args.seats)
     return 0 if len(ok) == len(results) else 1
+
+
+def report_web(web: dict, seats: int) -> None:
+    print(f"teacher's console (web API), {seats} participants:")
+    print(f"  create: {web['create']:6.1f} s   prewarm: {web['prewarm']:6.1f} s ({web['prewarm_state']['state']}, "
+          f"{len(web['prewarm_state'].get('failed', []))} failed)   end: {web['end']:6.1f} s")
+    print("  " + summary("live table refresh (GET status)", web["status"]))
+    print(f"  ratio p95 / {1000 * TARGET_STATUS:.0f} ms target: {percentile(web['status'], 95) / TARGET_STATUS:.2f}")
 
 
 if __name__ == "__main__":
