@@ -7,17 +7,15 @@ In CI (``CI=true``) a missing engine fails the run instead of skipping it.
 
 import os
 import secrets
-import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from vre_hub import accounts, engine, images, naming
+from vre_hub import accounts, engine, images
 from vre_hub.client import HubClient
-from vre_hub.launcher import HubProcess
 from vre_hub.state import StateDir
-from vre_testing import free_port, need, own_network, remove_network
+from vre_testing import RunningHub, need, start_hub
 
 OUTPUT_DIR = Path(__file__).parent / "output"
 
@@ -52,18 +50,11 @@ def proxy_command() -> str:
     return engine.ensure_proxy(log=lambda m: print(f"[proxy] {m}"))
 
 
-@dataclass
-class Hub:
+@dataclass(kw_only=True)
+class Hub(RunningHub):
     """A running hub for tests: its URL, admin client and the users a test made."""
 
-    process: HubProcess
-    client: HubClient
     prefix: str
-    users: list = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.process.url
 
     @property
     def state_dir(self) -> Path:
@@ -108,30 +99,11 @@ def hub(tmp_path_factory, user_image, proxy_command):
         "    {'name': 'tiny', 'display_name': 'Tiny (tests)', 'mem_limit': '400M', 'cpu_limit': 0.5},\n"
         "    {'name': 'starved', 'display_name': 'Starved (tests)', 'mem_limit': '32M', 'cpu_limit': 0.5}]\n"
     )
-    process = HubProcess(
-        state,
-        port=free_port(),
-        api_port=free_port(),
-        proxy_api_port=free_port(),
-        env={
-            "VRE_PROXY_COMMAND": proxy_command,
-            "VRE_USER_IMAGE": user_image,
-            "VRE_CULL_TIMEOUT": "86400",
-            **own_network(),
-        },
+    process = start_hub(
+        state, {"VRE_PROXY_COMMAND": proxy_command, "VRE_USER_IMAGE": user_image, "VRE_CULL_TIMEOUT": "86400"}
     )
-    process.start(log=lambda m: print(f"[hub] {m}"))
     hub = Hub(process, HubClient(process.url, state.admin_token), prefix=f"t{secrets.token_hex(2)}")
     try:
         yield hub
     finally:
-        for name in hub.users:
-            try:
-                hub.client.stop_server(name, wait=30)
-            except Exception:
-                pass
-        process.stop()
-        for name in hub.users:
-            subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
-            subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
-        remove_network(process.env["VRE_NETWORK"])
+        hub.stop()

@@ -4,6 +4,7 @@ import os
 import secrets
 import socket
 import subprocess
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -83,3 +84,44 @@ def remove_network(name: str) -> None:
     if leftover.stdout.split():
         subprocess.run(["docker", "rm", "-f", *leftover.stdout.split()], capture_output=True)
     network.remove(name)
+
+
+def start_hub(state, env: dict):
+    """Start a hub as ``vre up`` does (``vre_hub.launcher``) with ``state`` (a StateDir) on free
+    loopback ports and its own users' network (``own_network``), ``env`` on top; returns the
+    started HubProcess."""
+    from vre_hub.launcher import HubProcess
+
+    process = HubProcess(state, port=free_port(), api_port=free_port(), proxy_api_port=free_port(),
+                         env={**own_network(), **env})
+    process.start(log=lambda m: print(f"[hub] {m}"))
+    return process
+
+
+@dataclass
+class RunningHub:
+    """A test hub (a started ``vre_hub.launcher.HubProcess``), its admin ``HubClient`` and the
+    users a test made; ``stop()`` removes all of it."""
+
+    process: object
+    client: object
+    users: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def stop(self) -> None:
+        """Stop the users' servers and the hub, remove their containers, homes and the hub's network."""
+        from vre_core import naming
+
+        for name in self.users:
+            try:
+                self.client.stop_server(name, wait=30)
+            except Exception:
+                pass
+        self.process.stop()
+        for name in self.users:
+            subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
+            subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
+        remove_network(self.process.env["VRE_NETWORK"])

@@ -12,33 +12,27 @@ import contextlib
 import os
 import secrets
 import stat
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
-from vre_core import naming
 from vre_core.hub import HubClient
 from vre_core.state import StateDir
 from vre_hub import engine, network
-from vre_hub.launcher import HubProcess
-from vre_testing import free_port, need, own_network, remove_network
+from vre_testing import RunningHub, free_port, need, start_hub
 
 GATEWAY = "/services/dask-gateway"
 
 
-@dataclass
-class GatewayHub:
-    process: HubProcess
-    client: HubClient
+@dataclass(kw_only=True)
+class GatewayHub(RunningHub):
     tcp_address: str
     make_account: object
-    users: list = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -122,22 +116,14 @@ def _start(state_path: Path, make_account, env: dict):
     need(os.geteuid() == 0, "the gateway's backends start processes as other users: needs root")
     state = StateDir(state_path)
     tcp_port = free_port()
-    process = HubProcess(
-        state,
-        port=free_port(),
-        api_port=free_port(),
-        proxy_api_port=free_port(),
-        env={
-            "VRE_PROXY_COMMAND": engine.ensure_proxy(),
-            "VRE_USER_IMAGE": os.environ.get("VRE_TEST_IMAGE", "dataterra-vre/user:0.1.0"),
-            # Its own ports (the hub's users' network gateway is the address, as in `vre up`).
-            "VRE_GATEWAY_PORT": str(free_port()),
-            "VRE_GATEWAY_TCP_PORT": str(tcp_port),
-            **own_network(),
-            **env,
-        },
-    )
-    process.start(log=lambda m: print(f"[hub] {m}"))
+    process = start_hub(state, {
+        "VRE_PROXY_COMMAND": engine.ensure_proxy(),
+        "VRE_USER_IMAGE": os.environ.get("VRE_TEST_IMAGE", "dataterra-vre/user:0.1.0"),
+        # Its own ports (the hub's users' network gateway is the address, as in `vre up`).
+        "VRE_GATEWAY_PORT": str(free_port()),
+        "VRE_GATEWAY_TCP_PORT": str(tcp_port),
+        **env,
+    })
     tcp = f"{network.hub_address(process.env['VRE_NETWORK'])}:{tcp_port}"
     # The hub is up before its services: wait for the gateway behind the hub's proxy.
     deadline = time.monotonic() + 60
@@ -146,7 +132,7 @@ def _start(state_path: Path, make_account, env: dict):
             process.stop()
             raise RuntimeError(f"the gateway did not answer in 60 s; see {process.log_file}")
         time.sleep(0.5)
-    return GatewayHub(process, HubClient(process.url, state.admin_token), tcp, make_account)
+    return GatewayHub(process, HubClient(process.url, state.admin_token), tcp_address=tcp, make_account=make_account)
 
 
 @contextlib.contextmanager
@@ -167,16 +153,7 @@ def _stop(hub: GatewayHub):
                 gateway.stop_cluster(report.name)
         except Exception as error:
             print(f"[gateway] cleanup of {name}: {error}")
-    for name in hub.users:  # servers a test started, homes the docker backend mounted
-        try:
-            hub.client.stop_server(name, wait=30)
-        except Exception:
-            pass
-    hub.process.stop()
-    for name in hub.users:
-        subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
-        subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
-    remove_network(hub.process.env["VRE_NETWORK"])
+    hub.stop()  # servers a test started, homes the docker backend mounted
 
 
 def slurm_env(cluster) -> dict:

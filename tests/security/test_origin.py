@@ -145,17 +145,7 @@ def subdomain_hub(hub, tmp_path_factory):
     try:
         yield sub
     finally:
-        for name in sub.users:
-            try:
-                sub.client.stop_server(name, wait=30)
-            except Exception:
-                pass
-        process.stop()
-        for name in sub.users:
-            subprocess.run(["docker", "rm", "-f", naming.container_name(name)], capture_output=True)
-            subprocess.run(["docker", "volume", "rm", "-f", naming.home_volume_name(name)], capture_output=True)
-        if env["VRE_NETWORK"] != network.HOST:
-            network.remove(env["VRE_NETWORK"])
+        sub.stop()
 
 
 def _write(user: str, path: str, content: str) -> None:
