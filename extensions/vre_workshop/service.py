@@ -19,7 +19,7 @@ service shares that participant's server with the teacher (JupyterHub 5 sharing 
 
     GET  api/whoami                                  name, admin, teacher
     GET  api/workshops                               the caller's workshops (all for an admin)
-    POST api/workshops                               {name, seats, expires, profile[, teacher]}
+    POST api/workshops                               {name, seats, expires, profile, shipped: [notebook...][, teacher]}
     GET  api/workshops/NAME                          the record
     GET  api/workshops/NAME/status                   live table: one row per participant
     GET  api/workshops/NAME/roster.csv               seat list with passwords
@@ -40,6 +40,7 @@ import json
 import os
 import signal
 import tarfile
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import tempfile
@@ -51,9 +52,9 @@ from tornado import web
 from vre_core.errors import VREError
 from vre_core.hub import HubClient
 from vre_core.naming import RUN_AS, container_name
-from vre_core.state import StateDir, offered_profiles
+from vre_core.state import REPO_ROOT, StateDir, offered_profiles
 
-from . import collect, create, distribute, end, prewarm, status
+from . import collect, create, distribute, end, notebooks, prewarm, status
 from .context import Context
 from .registry import NAME_PATTERN
 from .roster import read_roster
@@ -70,6 +71,8 @@ PAGE_CSP = (
     "form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+#: The project's notebooks (those the user image ships), offered at creation.
+SHIPPED_NOTEBOOKS = REPO_ROOT / "notebooks"
 #: How long the live table waits for one participant's server (open notebooks, kernels).
 SESSIONS_TIMEOUT = 2
 
@@ -197,8 +200,16 @@ class Workshops(Handler):
             name=str(data.get("name") or ""), seats=seats, expires=data.get("expires") or None,
             profile=data.get("profile") or None, teacher=teacher or self.current_user["name"],
         )
+        shipped = data.get("shipped") or []
+        offered = shipped_notebooks()
+        if not isinstance(shipped, list) or any(name not in offered for name in shipped):
+            raise web.HTTPError(400, f"unknown shipped notebook in {shipped!r}; choose among: {', '.join(offered)}")
         lines = []
-        workshop = await self.run(create.create, self.console.context(lines), request)
+        ctx = self.console.context(lines)
+        packed = [await self.run(notebooks.load, str(SHIPPED_NOTEBOOKS / name)) for name in shipped]  # before any change
+        workshop = await self.run(create.create, ctx, request)
+        for one in packed:
+            await self.run(distribute.distribute, ctx, workshop, one)
         self.write_json({**summary(workshop), "log": lines}, status=201)
 
 
@@ -219,6 +230,7 @@ class Page(Handler):
             profiles = []
         xsrf = self.xsrf_token
         self.render("index.html", user=self.current_user["name"], admin=self.is_admin, profiles=profiles,
+                    shipped=shipped_notebooks(),
                     xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf)
 
 
@@ -238,29 +250,30 @@ class Status(Handler):
         self.write_json({"workshop": workshop.name, "participants": rows, "prewarm": self.console.progress.get(name)})
 
 
-def live_table(console: Console, workshop) -> list[dict]:
-    """One row per participant: the hub's view (status.status) plus, for running servers, the
-    memory the container uses (Docker) and the notebooks open and kernels busy (the server's
-    /api/sessions, with the service's token), fetched in parallel."""
+def live_table(console: Console, workshop, idle_minutes: float = 15) -> list[dict]:
+    """One row per participant: the hub's view (as ``vre workshop status``) plus, for running
+    servers, the memory its container uses (Docker) and the notebooks open and kernels busy
+    (the server's /api/sessions, read with the service's token). Participants are looked up
+    in parallel: the table is refreshed every few seconds for up to a class of 30 or more."""
     ctx = console.context()
-    members = status.status(ctx, workshop)
+    now = datetime.now(timezone.utc)
 
-    def extra(member) -> dict:
+    def row_of(user: str) -> dict:
+        model = console.hub.user(user)
+        state, detail = status.classify(model, workshop.prewarm.get(user), idle_minutes * 60, now)
         # Logged in: holds a token issued to a browser session (OAuth, e.g. their JupyterLab);
         # prewarm and API tokens carry no session.
-        tokens = (console.hub.found(f"{console.hub.user_path(member.user)}/tokens") or {}).get("api_tokens", [])
-        row = {"user": member.user, "state": member.state, "last_activity": member.last_activity,
-               "detail": member.detail, "logged_in": any(t.get("session_id") for t in tokens)}
-        if member.state not in ("running", "idle"):
+        tokens = (console.hub.found(f"{console.hub.user_path(user)}/tokens") or {}).get("api_tokens", [])
+        row = {"user": user, "state": state, "last_activity": (model or {}).get("last_activity"),
+               "detail": detail, "logged_in": any(t.get("session_id") for t in tokens)}
+        if state not in ("running", "idle"):
             return row
         try:
-            stats = ctx.docker.containers.get(container_name(member.user)).stats(stream=False, one_shot=True)
+            stats = ctx.docker.containers.get(container_name(user)).stats(stream=False, one_shot=True)
             row["memory_mib"] = round(stats["memory_stats"]["usage"] / 2**20)
         except Exception:  # the table shows what it can; a container going away is normal here
             pass
-        response = console.hub.session.get(
-            f"{console.hub.url}/user/{quote(member.user)}/api/sessions", timeout=SESSIONS_TIMEOUT
-        )
+        response = console.hub.session.get(f"{console.hub.url}/user/{quote(user)}/api/sessions", timeout=SESSIONS_TIMEOUT)
         if response.status_code == 200:
             sessions = [s for s in response.json() if s.get("type") == "notebook"]
             row["notebooks"] = [s.get("path", "") for s in sessions]
@@ -268,8 +281,8 @@ def live_table(console: Console, workshop) -> list[dict]:
             row["kernel"] = "busy" if "busy" in states else ("idle" if sessions else "")
         return row
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(extra, members))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(row_of, workshop.participants))
 
 
 class Roster(Handler):
@@ -372,6 +385,11 @@ class End(Handler):
         lines = []
         archive = await self.run(end.end, self.console.context(lines), workshop)
         self.write_json({"ended": True, "archive": archive.name, "log": lines})
+
+
+def shipped_notebooks() -> list[str]:
+    """The notebooks shipped with the project, which a teacher may give a new workshop."""
+    return sorted(path.name for path in SHIPPED_NOTEBOOKS.glob("*.ipynb"))
 
 
 def pack_one(filename: str, content: bytes) -> bytes:

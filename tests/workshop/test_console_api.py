@@ -45,9 +45,10 @@ def people(ws_hub):
 @pytest.fixture(scope="module")
 def workshops(ws_hub, people):
     made = {}
-    for who, seats in (("alice", 2), ("bob", 1)):
+    for who, seats, shipped in (("alice", 2, ["neo_ecological_niche.ipynb"]), ("bob", 1, [])):
         name = f"{ws_hub.prefix}-{who[0]}"
-        response = console(ws_hub, "POST", "workshops", people[who][1], json={"name": name, "seats": seats})
+        body = {"name": name, "seats": seats, "shipped": shipped}
+        response = console(ws_hub, "POST", "workshops", people[who][1], json=body)
         assert response.status_code == 201, response.text
         made[who] = response.json()
     return made
@@ -73,6 +74,9 @@ def test_bad_input_is_one_line_and_makes_nothing(ws_hub, people):
     assert response.status_code == 400 and "invalid workshop name" in response.json()["error"]
     response = console(ws_hub, "POST", "workshops", token, json={"name": f"{ws_hub.prefix}-z", "seats": "many"})
     assert response.status_code == 400 and "seats" in response.json()["error"]
+    response = console(ws_hub, "POST", "workshops", token,
+                       json={"name": f"{ws_hub.prefix}-z", "seats": 1, "shipped": ["../../etc/passwd"]})
+    assert response.status_code == 400 and "unknown shipped notebook" in response.json()["error"]
     assert ws_hub.client.group(f"{ws_hub.prefix}-z") is None
 
 
@@ -149,6 +153,8 @@ def test_prewarm_open_push_collect_end(ws_hub, people, workshops):
     assert pushed.status_code == 200, pushed.text
     seen = ws_hub.server_get(participant, f"api/contents/workshops/{name}/02-pushed.ipynb", token)
     assert seen.status_code == 200 and seen.json()["type"] == "notebook"
+    shipped = ws_hub.server_get(participant, f"api/contents/workshops/{name}/neo_ecological_niche.ipynb", token)
+    assert shipped.status_code == 200  # chosen at creation
     bad = console(ws_hub, "POST", f"workshops/{name}/push", token, json={"name": "../x.ipynb", "content": notebook})
     assert bad.status_code == 400
 

@@ -1,7 +1,8 @@
 """The teacher's whole path in the console page (``/services/workshop/``), in Chromium, without a shell.
 
 An admin makes an account a teacher (hub group ``teachers``, through the hub API: no restart).
-The teacher logs in to the hub in Chromium, creates a 5-seat workshop in the page, downloads
+The teacher logs in to the hub in Chromium, creates a 5-seat workshop in the page (with a shipped
+notebook), downloads
 the seat list and opens the cards, prewarms (progress shown), then a participant logs in with
 a card's password and runs a cell; the teacher sees them logged in with their notebook open,
 opens their JupyterLab in one click, pushes a notebook, collects (zip downloaded, with the
@@ -84,6 +85,7 @@ def test_teacher_runs_a_workshop_from_the_browser(ws_hub, tmp_path):
 
             page.fill("#name", name)
             page.fill("#seats", "5")
+            page.select_option("#shipped", ["neo_ecological_niche.ipynb"])
             page.click("#create-button")
             page.wait_for_selector("#message.ok, #message.error", timeout=180_000)
             assert f"workshop {name} created: 5 seats" in page.inner_text("#message")
@@ -150,6 +152,7 @@ def test_teacher_runs_a_workshop_from_the_browser(ws_hub, tmp_path):
             names = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())).namelist()
             assert f"{name}/{participant}/answer.ipynb" in names
             assert f"{name}/{participant}/workshops/{name}/02-exercise.ipynb" in names
+            assert f"{name}/{participant}/workshops/{name}/neo_ecological_niche.ipynb" in names  # chosen at creation
 
             page.on("dialog", lambda dialog: dialog.accept())
             page.click("#end")

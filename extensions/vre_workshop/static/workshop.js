@@ -57,7 +57,7 @@ async function create(ev) {
   try {
     const w = await api("POST", "workshops", {
       name: $("name").value, seats: Number($("seats").value), expires: $("expires").value || null,
-      profile: $("profile").value || null,
+      profile: $("profile").value || null, shipped: [...$("shipped").selectedOptions].map((o) => o.value),
     });
     say(`workshop ${w.name} created: ${w.participants.length} seats`, "ok");
     await loadWorkshops(w.name);
