@@ -5,6 +5,7 @@
     vre workshop status neo-2026
     vre workshop collect neo-2026          # participants' notebooks -> teacher's home
     vre workshop end neo-2026              # stop, archive homes, disable (or remove) accounts
+    vre workshop teachers add alice        # alice may use the teacher's console (no restart)
 
 ``--url`` is the hub's URL (``--hub-url``, its old name, still works); ``list`` and
 ``status`` take ``--json``. Errors and exit codes follow the CLI kit (vre_core.cli).
@@ -124,6 +125,27 @@ def cmd_end(ctx: Context, args) -> int:
     return 0
 
 
+def cmd_teachers(ctx: Context, args) -> int:
+    """Who may use the teacher's console: members of the hub group TEACHERS_GROUP (no restart)."""
+    from .roles import TEACHERS_GROUP
+
+    hub = ctx.hub
+    if hub.group(TEACHERS_GROUP) is None:
+        hub.create_group(TEACHERS_GROUP, [])
+    path = f"{hub.group_path(TEACHERS_GROUP)}/users"
+    if args.action in ("add", "remove"):
+        missing = [user for user in args.users if hub.user(user) is None]
+        if missing:
+            raise WorkshopError(f"no hub user {missing[0]!r}", "create the account first (`vre users add`)")
+        hub.request("POST" if args.action == "add" else "DELETE", path, json={"users": args.users})
+    members = sorted(hub.group(TEACHERS_GROUP)["users"])
+    if args.json:
+        print_json(members)
+    else:
+        say(f"teachers (console at /services/workshop/): {', '.join(members) or 'none'}")
+    return 0
+
+
 def cmd_culling(ctx: Context, args) -> int:
     from .registry import parse_datetime
 
@@ -200,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archive", help="archive file (default <state>/workshops/<name>/<name>-<time>.tar.gz)")
     p.add_argument("--remove", action="store_true", help="remove accounts and homes now, even before expiry")
     p.set_defaults(func=cmd_end)
+
+    teachers = sub.add_parser("teachers", help="who may use the teacher's console (takes effect at once)")
+    verbs = teachers.add_subparsers(dest="action", required=True, metavar="{list,add,remove}")
+    for verb, text in (("list", "list the teachers"), ("add", "make accounts teachers"), ("remove", "take it back")):
+        p = verbs.add_parser(verb, help=text)
+        if verb != "list":
+            p.add_argument("users", nargs="+", help="hub user names")
+        add_json(p)
+        p.set_defaults(func=cmd_teachers)
 
     p = sub.add_parser("culling", help="class window and idle timeout of a workshop")
     p.add_argument("name")

@@ -2,6 +2,10 @@
 
 from .registry import Workshop
 
+#: The hub group whose members may create and run workshops in the teacher's console
+#: (``vre workshop teachers add NAME``). A group, not a role: groups change without a restart.
+TEACHERS_GROUP = "teachers"
+
 
 def teacher_scopes(group: str) -> list[str]:
     """Scopes filtered to the members of ``group`` (JupyterHub ``!group=`` filter)."""

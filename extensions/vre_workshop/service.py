@@ -57,12 +57,9 @@ from vre_core.state import REPO_ROOT, StateDir, offered_profiles
 from . import collect, create, distribute, end, notebooks, prewarm, status
 from .context import Context
 from .registry import NAME_PATTERN
+from .roles import TEACHERS_GROUP
 from .roster import read_roster
 
-#: The hub group whose members may create and run workshops (an admin adds accounts to it:
-#: ``POST /hub/api/groups/teachers/users {"users": [...]}``). Its name ends in nothing a
-#: workshop name can make (workshop groups are the workshop names, checked free at creation).
-TEACHERS_GROUP = "teachers"
 
 #: The page and the cards: their own script and style files only, no inline script, framed by
 #: nothing but the hub's origin; everything else (JSON, CSV, zip) is never a document that runs.

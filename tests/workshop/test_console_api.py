@@ -11,6 +11,7 @@ is refused afterwards). The tests run in file order and share the two workshops.
 
 import csv
 import io
+import json
 import time
 import zipfile
 
@@ -36,9 +37,7 @@ def people(ws_hub):
     names = {"alice": f"{p}-alice", "bob": f"{p}-bob", "plain": f"{p}-plain"}
     for name in names.values():
         client.ensure_user(name)
-    if client.group(TEACHERS_GROUP) is None:
-        client.create_group(TEACHERS_GROUP, [])
-    client.request("POST", f"/groups/{TEACHERS_GROUP}/users", json={"users": [names["alice"], names["bob"]]})
+    assert ws_hub.vre("teachers", "add", names["alice"], names["bob"]) == 0  # the admin, on the host
     return {key: (name, client.token_for(name, note="console tests")) for key, name in names.items()}
 
 
@@ -52,6 +51,17 @@ def workshops(ws_hub, people):
         assert response.status_code == 201, response.text
         made[who] = response.json()
     return made
+
+
+def test_teachers_command(ws_hub, people, capsys):
+    assert ws_hub.vre("teachers", "add", "nobody-here") == 1
+    assert "no hub user 'nobody-here'" in capsys.readouterr().err
+    assert ws_hub.vre("teachers", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert people["alice"][0] in listed and people["plain"][0] not in listed
+    assert ws_hub.vre("teachers", "add", people["plain"][0]) == 0
+    assert ws_hub.vre("teachers", "remove", people["plain"][0]) == 0
+    assert people["plain"][0] not in ws_hub.client.group(TEACHERS_GROUP)["users"]
 
 
 def test_teacher_creates_without_restart(ws_hub, people, workshops):
