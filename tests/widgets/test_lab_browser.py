@@ -185,7 +185,15 @@ def test_record_card_tabs_show_hostile_metadata_as_text(lab_server, page, shots)
     """Overview and Full metadata tabs in a real browser, on an entry whose metadata carries markup (as a
     careless or hostile catalogue record would): shown as text, nothing runs, no element is injected."""
     dialogs = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog):
+        if dialog.type == "beforeunload":  # leaving the previous test's unsaved notebook
+            dialog.accept()  # (dismissing it cancels the navigation: net::ERR_ABORTED)
+        else:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     lab_server.write_notebook("card.ipynb")
     lab.open_notebook(page, lab_server.url, "card.ipynb", lab_server.token)
     hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>'
