@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask
 import pytest
 import requests
 from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
@@ -60,13 +61,23 @@ class GatewayHub(RunningHub):
 # Each Gateway runs an event loop thread; under load, many of them make distributed's loop
 # start time out (10 s): close them after each test.
 OPENED: list = []
+#: What a distributed Client sets in dask's configuration when it becomes the default.
+SCHEDULER_KEYS = ("scheduler", "shuffle")
 
 
 @pytest.fixture(autouse=True)
 def _close_gateways():
+    # A distributed Client makes itself dask's default scheduler for the whole process;
+    # restore dask's configuration so later tests (notebooks) compute locally again.
+    saved = {key: dask.config.config.get(key) for key in SCHEDULER_KEYS}
     yield
     while OPENED:
         OPENED.pop().close()
+    for key, value in saved.items():
+        if value is None:
+            dask.config.config.pop(key, None)
+        else:
+            dask.config.config[key] = value
 
 
 @pytest.fixture(scope="session")
