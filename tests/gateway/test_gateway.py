@@ -81,14 +81,16 @@ def test_limits_over_the_max_are_refused_in_one_line(local_gateway):
     message = str(refused.value)
     assert "worker_cores must be <= 2" in message and "\n" not in message.strip()
     assert gateway.list_clusters() == []  # nothing created
-    cluster = gateway.new_cluster()
+    # submit(): the request alone, no client connection to the scheduler (new_cluster's
+    # first read from it, which has no timeout, hung twice on this loaded machine).
+    name = gateway.submit()
     try:
         with pytest.raises(ValueError) as refused:  # VRE_GATEWAY_MAX_CLUSTERS=1
-            gateway.new_cluster()
+            gateway.submit()
         assert "already has 1 Dask clusters, the most allowed" in str(refused.value)
-        assert [c.name for c in gateway.list_clusters()] == [cluster.name]
+        assert [c.name for c in gateway.list_clusters()] == [name]
     finally:
-        cluster.shutdown()
+        gateway.stop_cluster(name)
 
 
 def _cluster_facts():
