@@ -7,46 +7,84 @@
     vre workshop end neo-2026              # stop, archive homes, disable (or remove) accounts
     vre workshop teachers add alice        # alice may use the teacher's console (no restart)
 
-``--url`` is the hub's URL (``--hub-url``, its old name, still works); ``list`` and
+create, seats, prewarm, status, push, collect and end are clients of the teacher's console
+(/services/workshop/api/): with the state folder's admin token, or a teacher's own hub token
+(``--token`` or ``$JUPYTERHUB_API_TOKEN``, e.g. in their JupyterLab). list, distribute,
+culling and teachers work on the hub's host (state folder, Docker, admin token).
+``--url`` is the hub's public URL (``--hub-url``, its old name, still works); ``list`` and
 ``status`` take ``--json``. Errors and exit codes follow the CLI kit (vre_core.cli).
 """
 
 import argparse
 import dataclasses
+import json
+import os
 import sys
+import time
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import quote
 
 from vre_core.cli import add_json, add_state_dir, add_url, print_json, run
-from vre_core.hub import HubAPIError
+from vre_core.hub import HubAPIError, ServiceClient
 from vre_core.state import StateDir
 from .context import Context
 from .errors import WorkshopError
+
+
+#: Seconds between two looks at a prewarm's progress.
+PROGRESS_EVERY = 1.0
 
 
 def say(message: str) -> None:
     print(f"vre workshop: {message}", flush=True)
 
 
+class Console(ServiceClient):
+    """The teacher's console's REST API (``service.py``), ``<hub>/services/workshop/api/...``: the
+    commands the console offers go through it, so a teacher's own hub token works from anywhere."""
+
+    prefix = "/services/workshop/api/"
+
+    def __init__(self, url: str, token: str):
+        super().__init__(url, token, timeout=900, fix="check --url (the hub's public URL) or start the hub with `vre up`")
+
+    def refusal(self, method: str, path: str, status: int, message: str) -> WorkshopError:
+        if status == 404 and message == HTTPStatus.NOT_FOUND.phrase:  # no JSON answer: not the console
+            return WorkshopError(f"no teacher's console at {self.url}{self.prefix}", self.fix)
+        return WorkshopError(message or f"{method} {path}: HTTP {status}")  # the console says what and how to fix
+
+
+def console(ctx: Context, args) -> Console:
+    """The console as the caller: ``--token``, else ``$JUPYTERHUB_API_TOKEN`` (a teacher, e.g. in
+    their JupyterLab), else the state folder's ``vre-admin`` token (the operator on the host)."""
+    return Console(ctx.url, args.token or os.environ.get("JUPYTERHUB_API_TOKEN") or ctx.admin_token)
+
+
+def workshop_path(name: str, rest: str = "") -> str:
+    return f"workshops/{quote(name, safe='')}{rest}"
+
+
+def say_log(answer: dict) -> None:
+    """The console's log of a step (what the step said), as the CLI has always printed it."""
+    for line in answer.get("log", []):
+        say(line)
+
+
 def cmd_create(ctx: Context, args) -> int:
-    from .create import Request, create
+    from .notebooks import is_git_url
     from .roster import SHARED_PASSWORD_WARNING
 
     if args.shared_password:
         print(f"warning: {SHARED_PASSWORD_WARNING}", file=sys.stderr, flush=True)
-    create(
-        ctx,
-        Request(
-            name=args.name,
-            seats=args.seats,
-            notebooks=args.notebooks,
-            teacher=args.teacher,
-            profile=args.profile,
-            expires=args.expires,
-            shared_password=args.shared_password,
-            class_start=args.class_start,
-            class_end=args.class_end,
-            class_idle_minutes=args.class_idle_minutes,
-        ),
-    )
+    material = args.notebooks
+    if material and not is_git_url(material):
+        material = os.path.abspath(material)  # read by the console, whose working folder is not ours
+    say_log(console(ctx, args).call("POST", "workshops", {
+        "name": args.name, "seats": args.seats, "notebooks": material, "teacher": args.teacher,
+        "profile": args.profile, "expires": args.expires, "shared_password": args.shared_password,
+        "class_start": args.class_start, "class_end": args.class_end, "class_idle_minutes": args.class_idle_minutes,
+    }))
     return 0
 
 
@@ -80,48 +118,79 @@ def cmd_distribute(ctx: Context, args) -> int:
 
 
 def cmd_prewarm(ctx: Context, args) -> int:
-    from .prewarm import prewarm
-
-    outcomes, _ = prewarm(
-        ctx,
-        ctx.registry.load(args.name),
-        concurrency=args.concurrency,
-        rate=args.rate,
-        timeout=args.timeout,
-        retries=args.retries,
-    )
-    failed = [o.user for o in outcomes if not o.ok]
-    if failed:
+    api, path = console(ctx, args), workshop_path(args.name, "/prewarm")
+    options = {"concurrency": args.concurrency, "rate": args.rate, "timeout": args.timeout, "retries": args.retries}
+    progress, shown = api.call("POST", path, options), None
+    while progress["state"] == "running":  # the console starts them in the background
+        if progress["done"] != shown:
+            shown = progress["done"]
+            say(f"{shown} of {progress['total']} server(s) started")
+        time.sleep(PROGRESS_EVERY)
+        progress = api.get(path)
+    if progress["state"] == "failed":
+        raise WorkshopError(f"prewarm stopped: {progress.get('error')}", "see the hub log, then prewarm again")
+    for line in progress["failed"]:
+        say(line)
+    if progress["failed"]:
+        failed = [line.split(":")[0] for line in progress["failed"]]
         raise WorkshopError(
             f"{len(failed)} server(s) failed to start: {', '.join(failed)}",
             "see `vre workshop status` and the hub log, then prewarm again",
         )
+    say(f"{progress['total']} of {progress['total']} server(s) ready")
     return 0
 
 
 def cmd_status(ctx: Context, args) -> int:
-    from .status import render, status
+    from .status import MemberStatus, render
 
-    workshop = ctx.registry.load(args.name)
-    members = status(ctx, workshop, idle_minutes=args.idle_minutes)
+    table = console(ctx, args).get(workshop_path(args.name, f"/status?idle_minutes={args.idle_minutes}"))
     if args.json:
-        print_json([dataclasses.asdict(m) for m in members])
-    else:
-        print(render(workshop, members))
+        print_json(table["participants"])
+        return 0
+    fields = [field.name for field in dataclasses.fields(MemberStatus)]
+    members = [MemberStatus(**{key: row.get(key) or "" for key in fields}) for row in table["participants"]]
+    print(render(table["workshop"], table["teacher"], members))
+    return 0
+
+
+def cmd_seats(ctx: Context, args) -> int:
+    roster = console(ctx, args).request("GET", workshop_path(args.name, "/roster.csv")).content
+    if not args.output:
+        sys.stdout.write(roster.decode())
+        return 0
+    with os.fdopen(os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:  # passwords
+        out.write(roster)
+    say(f"seat list of {args.name} (with passwords) written to {args.output}")
+    return 0
+
+
+def cmd_push(ctx: Context, args) -> int:
+    path = Path(args.notebook)
+    try:
+        content = json.loads(path.read_text())
+    except ValueError:
+        raise WorkshopError(f"{path} is not a notebook (not JSON)", "give an .ipynb file") from None
+    say_log(console(ctx, args).call("POST", workshop_path(args.name, "/push"), {"name": path.name, "content": content}))
     return 0
 
 
 def cmd_collect(ctx: Context, args) -> int:
-    from .collect import collect
-
-    collect(ctx, ctx.registry.load(args.name))
+    api = console(ctx, args)
+    if not args.zip:
+        say_log(api.call("POST", workshop_path(args.name, "/collect")))
+        return 0
+    response = api.request("GET", workshop_path(args.name, "/collect.zip"), stream=True)
+    with response, open(args.zip, "wb") as out:
+        for chunk in response.iter_content(1 << 20):  # streamed, as the console sends it
+            out.write(chunk)
+    say(f"participants' notebooks of {args.name} written to {args.zip}")
     return 0
 
 
 def cmd_end(ctx: Context, args) -> int:
-    from .end import end
-
-    end(ctx, ctx.registry.load(args.name), archive_to=args.archive, remove=args.remove)
+    archive = os.path.abspath(args.archive) if args.archive else None  # written by the console, on the hub's host
+    say_log(console(ctx, args).call("POST", workshop_path(args.name, "/end"), {"archive": archive, "remove": args.remove}))
     return 0
 
 
@@ -168,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vre workshop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_state_dir(parser)
     add_url(parser, "hub URL (default: the one `vre up` recorded)", old=("--hub-url",))
-    parser.add_argument("--image", help="user image for home-volume work (default: the spawner's)")
+    parser.add_argument("--token", help="a teacher's hub API token (default: $JUPYTERHUB_API_TOKEN, else the admin token)")
+    parser.add_argument("--image", help="user image for `distribute` (default: the spawner's, which the console always uses)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def class_options(p):
@@ -199,6 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", help="another source than the one given at creation")
     p.set_defaults(func=cmd_distribute)
 
+    p = sub.add_parser("seats", help="the seat list (CSV: role, login, password, URL)")
+    p.add_argument("name")
+    p.add_argument("-o", "--output", help="write it to this file (mode 0600) instead of printing it")
+    p.set_defaults(func=cmd_seats)
+
+    p = sub.add_parser("push", help="copy one notebook into every participant's home, keeping edits")
+    p.add_argument("name")
+    p.add_argument("notebook", help="an .ipynb file")
+    p.set_defaults(func=cmd_push)
+
     p = sub.add_parser("prewarm", help="start every participant's server, at a bounded rate")
     p.add_argument("name")
     p.add_argument("--concurrency", type=int, help="spawns in flight at once (default: CPU cores, 2 to 8)")
@@ -215,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", help="copy participants' notebooks into the teacher's home")
     p.add_argument("name")
+    p.add_argument("--zip", metavar="FILE", help="download them as a zip file instead")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("end", help="stop servers, archive homes, disable (or after expiry remove) accounts")
@@ -247,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.func(ctx, args)
         except HubAPIError as error:
+            if error.status == 0:  # no answer: its own line says where and how to fix
+                raise
             raise WorkshopError(f"the hub refused a request ({error.what})", "check the admin token and the hub log") from None
 
     return run(command, unexpected="see the hub and Docker logs")

@@ -30,15 +30,27 @@ class Context:
     def db_url(self) -> str:
         return self.state.db_url
 
+    @property
+    def url(self) -> str:
+        """The hub's public URL."""
+        return self.hub_url or self.state.hub_url
+
+    @property
+    def admin_token(self) -> str:
+        """The ``vre-admin`` token kept in the state folder."""
+        if not (self.state.path / "admin_token").exists():
+            raise WorkshopError(
+                f"no admin token in {self.state.path}",
+                "start the hub with `vre up` first (a teacher: pass --token or set $JUPYTERHUB_API_TOKEN)",
+            )
+        return self.state.admin_token
+
     @cached_property
     def hub(self):
         from vre_core.hub import HubClient
 
-        url = self.hub_url or self.state.hub_url
-        token_file = self.state.path / "admin_token"
-        if not token_file.exists():
-            raise WorkshopError(f"no admin token in {self.state.path}", "start the hub with `vre up` first")
-        hub = HubClient(url, self.state.admin_token)
+        url = self.url
+        hub = HubClient(url, self.admin_token)
         try:
             hub.request("GET", "/", timeout=5)
         except APIError:

@@ -7,6 +7,7 @@ hub with the caller's own cookie or token, HubOAuth) and the workshop records:
 * an admin acts on every workshop;
 * a member of the hub group ``TEACHERS_GROUP`` may create workshops and acts on those whose
   teacher they are (and on their participants only);
+* a hub service holding ``admin:users`` (``vre workshop`` with the vre-admin token) acts as an admin;
 * anyone else (participants included) gets 403.
 
 ``/services/workshop/`` itself is the page (static/workshop.js, text only, CSP without inline script).
@@ -19,17 +20,23 @@ service shares that participant's server with the teacher (JupyterHub 5 sharing 
 
     GET  api/whoami                                  name, admin, teacher
     GET  api/workshops                               the caller's workshops (all for an admin)
-    POST api/workshops                               {name, seats, expires, profile, shipped: [notebook...][, teacher]}
+    POST api/workshops                               {name, seats, expires, profile, shipped: [notebook...],
+                                                      shared_password, class_start, class_end, class_idle_minutes
+                                                      [, teacher, notebooks (a path or git URL on the hub's host)]}
     GET  api/workshops/NAME                          the record
-    GET  api/workshops/NAME/status                   live table: one row per participant
+    GET  api/workshops/NAME/status[?idle_minutes=15] live table: one row per participant
     GET  api/workshops/NAME/roster.csv               seat list with passwords
     GET  api/workshops/NAME/cards                    printable cards (URL, login, password)
-    POST api/workshops/NAME/prewarm                  start all servers (background); GET: progress
+    POST api/workshops/NAME/prewarm                  {concurrency, rate, timeout, retries} (all optional):
+                                                     start all servers (background); GET: progress
     POST api/workshops/NAME/participants/USER/open   share USER's server with the teacher; its URL
     POST api/workshops/NAME/push                     {"name": "x.ipynb", "content": {...}}: to every home, edits kept
     POST api/workshops/NAME/collect                  into the teacher's ~/collected/
     GET  api/workshops/NAME/collect.zip              the participants' notebooks, as a zip download
-    POST api/workshops/NAME/end                      disable accounts, archive homes
+    POST api/workshops/NAME/end                      disable accounts, archive homes [{remove, archive}: admins]
+
+Fields marked for admins name things on the hub's host (files, git clones) or delete
+accounts before expiry: ``vre workshop`` run there by the operator, never a teacher.
 """
 
 from __future__ import annotations
@@ -72,6 +79,12 @@ DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 SHIPPED_NOTEBOOKS = REPO_ROOT / "notebooks"
 #: How long the live table waits for one participant's server (open notebooks, kernels).
 SESSIONS_TIMEOUT = 2
+#: A hub service whose token holds this scope acts as an admin here (``vre workshop`` on the
+#: hub's host, with the state folder's vre-admin token); a service's default teacher is
+#: ``<name>-teacher``, a person's is themselves.
+OPERATOR_SCOPE = "admin:users"
+#: What a prewarm request may tune (``vre workshop prewarm`` flags), with their types.
+PREWARM_OPTIONS = {"concurrency": int, "rate": float, "timeout": float, "retries": int}
 
 
 class Console:
@@ -109,6 +122,10 @@ class Handler(HubOAuthenticated, web.RequestHandler):
                 model = self.check_hub_user(model)
             except UserNotAllowed:
                 model = None
+        if model is not None and model.get("kind") == "service" and OPERATOR_SCOPE in model.get("scopes", []):
+            # the operator's `vre workshop` on the host (the vre-admin service, role admin)
+            self.current_user = {"name": model["name"], "kind": "service", "admin": True, "groups": []}
+            return
         if model is None and isinstance(self, Page):
             self.current_user = None  # a browser not logged in yet: @web.authenticated sends it to the hub
             return
@@ -139,6 +156,8 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         found = NAME_PATTERN.match(name) and registry.exists(name) and registry.load(name)  # no "..": a folder name
         if found and (self.is_admin or (self.is_teacher and found.teacher == self.current_user["name"])):
             return found
+        if self.is_admin:  # sees every workshop anyway
+            raise web.HTTPError(404, f"no workshop called {name!r}; list them with `vre workshop list`")
         raise web.HTTPError(403, f"workshop {name!r} is not one of yours; ask an admin to give it to you")
 
     def body(self) -> dict:
@@ -160,6 +179,8 @@ class Handler(HubOAuthenticated, web.RequestHandler):
         message = self._reason
         if isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif exc is not None:  # as the CLI kit says it (vre_core.cli.run): a teacher can tell the admin
+            message = f"{exc.__class__.__name__}: {exc}; see the hub log"
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"status": status_code, "error": " ".join(str(message).split())}))
 
@@ -188,14 +209,20 @@ class Workshops(Handler):
         if not (self.is_admin or self.is_teacher):
             raise web.HTTPError(403, f"only teachers (hub group {TEACHERS_GROUP!r}) and admins create workshops")
         data = self.body()
-        teacher = data.get("teacher") if self.is_admin else None
+        for field in ("teacher", "notebooks"):
+            if data.get(field) and not self.is_admin:
+                raise web.HTTPError(403, f"only admins give {field!r}; leave it out (teachers: shipped notebooks or push)")
         try:
             seats = int(data.get("seats"))
         except (TypeError, ValueError):
             raise web.HTTPError(400, "seats must be a whole number; give the number of participants") from None
         request = create.Request(
             name=str(data.get("name") or ""), seats=seats, expires=data.get("expires") or None,
-            profile=data.get("profile") or None, teacher=teacher or self.current_user["name"],
+            profile=data.get("profile") or None,
+            teacher=data.get("teacher") or (None if self.current_user.get("kind") == "service" else self.current_user["name"]),
+            notebooks=data.get("notebooks") or None, shared_password=bool(data.get("shared_password")),
+            class_start=data.get("class_start"), class_end=data.get("class_end"),
+            class_idle_minutes=data.get("class_idle_minutes"),
         )
         shipped = data.get("shipped") or []
         offered = shipped_notebooks()
@@ -243,8 +270,13 @@ class Cards(Handler):
 class Status(Handler):
     async def get(self, name):
         workshop = self.workshop(name)
-        rows = await self.run(live_table, self.console, workshop)
-        self.write_json({"workshop": workshop.name, "participants": rows, "prewarm": self.console.progress.get(name)})
+        try:
+            idle_minutes = float(self.get_query_argument("idle_minutes", "15"))
+        except ValueError:
+            raise web.HTTPError(400, "idle_minutes must be a number; give minutes, e.g. 15") from None
+        rows = await self.run(live_table, self.console, workshop, idle_minutes)
+        self.write_json({"workshop": workshop.name, "teacher": workshop.teacher, "participants": rows,
+                         "prewarm": self.console.progress.get(name)})
 
 
 def live_table(console: Console, workshop, idle_minutes: float = 15) -> list[dict]:
@@ -302,19 +334,26 @@ class Prewarm(Handler):
         progress = self.console.progress.get(name)
         if progress and progress["state"] == "running":
             return self.write_json(progress, status=202)
+        data = self.body()
+        try:
+            options = {key: kind(data[key]) for key, kind in PREWARM_OPTIONS.items() if data.get(key) is not None}
+        except (TypeError, ValueError):
+            raise web.HTTPError(400, f"prewarm options are numbers: {', '.join(PREWARM_OPTIONS)}") from None
         progress = self.console.progress[name] = {"state": "running", "total": len(workshop.participants), "done": 0, "failed": []}
+
+        last = {}  # user -> their latest outcome line: a server retried and then ready is not failed
 
         def say(line):
             if ": ready" in line or ": FAILED" in line:
-                progress["done"] += 1
-                if ": FAILED" in line:
-                    progress["failed"].append(line.strip())
+                last[line.split(":")[0].strip()] = line.strip()
+                progress["done"] = len(last)
+                progress["failed"] = [one for one in last.values() if ": FAILED" in one]
 
         async def background():
             ctx = self.console.context()
             ctx.say = say
             try:
-                await asyncio.get_running_loop().run_in_executor(None, prewarm.prewarm, ctx, workshop)
+                await asyncio.get_running_loop().run_in_executor(None, lambda: prewarm.prewarm(ctx, workshop, **options))
                 progress["state"] = "done"
             except Exception as error:  # shown in the page; the hub log has the rest
                 progress["state"], progress["error"] = "failed", str(error)
@@ -358,8 +397,9 @@ class Push(Handler):
 class Collect(Handler):
     async def post(self, name):
         workshop = self.workshop(name)
-        target, counts = await self.run(collect.collect, self.console.context(), workshop)
-        self.write_json({"folder": target, "notebooks": counts})
+        lines = []
+        target, counts = await self.run(collect.collect, self.console.context(lines), workshop)
+        self.write_json({"folder": target, "notebooks": counts, "log": lines})
 
 
 class CollectZip(Handler):
@@ -379,8 +419,12 @@ class CollectZip(Handler):
 class End(Handler):
     async def post(self, name):
         workshop = self.workshop(name)
+        data = self.body()
+        if (data.get("archive") or data.get("remove")) and not self.is_admin:
+            raise web.HTTPError(403, "only admins choose the archive file or remove accounts early; leave them out")
+        archive_to = Path(data["archive"]) if data.get("archive") else None
         lines = []
-        archive = await self.run(end.end, self.console.context(lines), workshop)
+        archive = await self.run(end.end, self.console.context(lines), workshop, archive_to, bool(data.get("remove")))
         self.write_json({"ended": True, "archive": archive.name, "log": lines})
 
 

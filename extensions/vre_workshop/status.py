@@ -1,10 +1,8 @@
-"""``vre workshop status``: who is running, idle, starting, stopped or failed."""
+"""Who is running, idle, starting, stopped or failed: the console's live table
+(``service.live_table``) classifies, ``vre workshop status`` renders."""
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-
-from .context import Context
-from .registry import Workshop
 
 
 @dataclass
@@ -41,22 +39,12 @@ def classify(user_model: dict | None, prewarm_result: str | None, idle_after: fl
     return "running", ""
 
 
-def status(ctx: Context, workshop: Workshop, idle_minutes: float = 15) -> list[MemberStatus]:
-    now = datetime.now(timezone.utc)
-    result = []
-    for user in workshop.participants:
-        model = ctx.hub.user(user)
-        state, detail = classify(model, workshop.prewarm.get(user), idle_minutes * 60, now)
-        result.append(MemberStatus(user, state, (model or {}).get("last_activity"), detail))
-    return result
-
-
-def render(workshop: Workshop, members: list[MemberStatus]) -> str:
+def render(name: str, teacher: str, members: list[MemberStatus]) -> str:
     counts = {}
     for m in members:
         counts[m.state] = counts.get(m.state, 0) + 1
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    lines = [f"workshop {workshop.name} (teacher {workshop.teacher}): {summary}"]
+    lines = [f"workshop {name} (teacher {teacher}): {summary}"]
     width = max(len(m.user) for m in members) if members else 4
     for m in members:
         lines.append(f"  {m.user:<{width}}  {m.state:<8}  {m.last_activity or '-':<27}  {m.detail}".rstrip())

@@ -110,6 +110,33 @@ def test_teacher_on_user_outside_the_group_is_403(ws_hub, people, workshops):
         assert response.status_code == 403, (outsider, response.text)
 
 
+def test_cli_with_a_teachers_own_token(ws_hub, people, workshops, tmp_path, monkeypatch, capsys):
+    """`vre workshop` as a teacher runs it, e.g. in their JupyterLab: their own hub token
+    ($JUPYTERHUB_API_TOKEN or --token), a state folder without the admin token, the hub's URL."""
+    from vre_workshop import cli
+
+    (alice, token), mine, theirs = people["alice"], workshops["alice"], workshops["bob"]
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", token)
+    argv = ["--state-dir", str(tmp_path), "--url", ws_hub.url]  # tmp_path: no admin token to fall back on
+    assert cli.main([*argv, "status", mine["name"]]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"workshop {mine['name']} (teacher {alice}): ")
+    assert [line.split()[0] for line in out[1:]] == mine["participants"]
+
+    def refused(*command, words):
+        assert cli.main([*argv, *command]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+    refused("status", theirs["name"], words=f"workshop {theirs['name']!r} is not one of yours")
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN")
+    refused("status", mine["name"], words=f"no admin token in {tmp_path}")
+    refused("--token", token, "status", theirs["name"], words="is not one of yours")
+    # a path on the hub's host is the operator's to give, not a teacher's
+    refused("--token", token, "create", f"{ws_hub.prefix}-y", "--seats", "1", "--notebooks", "/etc", words="only admins")
+    assert ws_hub.client.group(f"{ws_hub.prefix}-y") is None
+
+
 def test_participant_and_plain_user_calling_the_teacher_api_are_403(ws_hub, people, workshops):
     alice_ws = workshops["alice"]
     participant = alice_ws["participants"][0]

@@ -218,10 +218,15 @@ def test_missing_or_empty_notebooks_path(tmp_path):
         notebooks.load(str(tmp_path))
 
 
-def test_cli_unknown_workshop_is_one_line(tmp_path, capsys):
+def test_cli_unknown_workshop_is_one_line(tmp_path, capsys, monkeypatch):
     from vre_workshop import cli
 
-    assert cli.main(["--state-dir", str(tmp_path), "status", "nope-ws"]) == 1
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+
+    assert cli.main(["--state-dir", str(tmp_path), "status", "nope-ws"]) == 1  # no hub token at all
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: no admin token in {tmp_path}; ") and "--token" in err and "\n" not in err
+    assert cli.main(["--state-dir", str(tmp_path), "distribute", "nope-ws"]) == 1  # local: the records
     err = capsys.readouterr().err.strip()
     assert err == "error: no workshop called 'nope-ws'; list them with `vre workshop list`"
 
