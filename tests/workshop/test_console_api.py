@@ -129,6 +129,10 @@ def test_cli_with_a_teachers_own_token(ws_hub, people, workshops, tmp_path, monk
         assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
 
     refused("status", theirs["name"], words=f"workshop {theirs['name']!r} is not one of yours")
+    seats = tmp_path / "seats.csv"
+    assert cli.main([*argv, "seats", mine["name"], "-o", str(seats)]) == 0
+    assert seats.stat().st_mode & 0o777 == 0o600 and all(user in seats.read_text() for user in mine["participants"])
+    refused("seats", theirs["name"], words="is not one of yours")
     monkeypatch.delenv("JUPYTERHUB_API_TOKEN")
     refused("status", mine["name"], words=f"no admin token in {tmp_path}")
     refused("--token", token, "status", theirs["name"], words="is not one of yours")
