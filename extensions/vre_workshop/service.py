@@ -216,6 +216,12 @@ class Workshops(Handler):
             seats = int(data.get("seats"))
         except (TypeError, ValueError):
             raise web.HTTPError(400, "seats must be a whole number; give the number of participants") from None
+        idle = data.get("class_idle_minutes")
+        if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int)):
+            raise web.HTTPError(400, "class_idle_minutes must be a whole number of minutes, e.g. 30")
+        for field in ("class_start", "class_end", "expires"):
+            if data.get(field) is not None and not isinstance(data[field], str):
+                raise web.HTTPError(400, f"{field} must be a string, e.g. '2026-12-01T09:00'")
         request = create.Request(
             name=str(data.get("name") or ""), seats=seats, expires=data.get("expires") or None,
             profile=data.get("profile") or None,

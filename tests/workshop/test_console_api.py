@@ -87,6 +87,10 @@ def test_bad_input_is_one_line_and_makes_nothing(ws_hub, people):
     response = console(ws_hub, "POST", "workshops", token,
                        json={"name": f"{ws_hub.prefix}-z", "seats": 1, "shipped": ["../../etc/passwd"]})
     assert response.status_code == 400 and "unknown shipped notebook" in response.json()["error"]
+    for field, value in (("class_idle_minutes", "soon"), ("class_idle_minutes", 1.5), ("class_start", 9)):
+        response = console(ws_hub, "POST", "workshops", token,
+                           json={"name": f"{ws_hub.prefix}-z", "seats": 1, field: value})
+        assert response.status_code == 400 and field in response.json()["error"], response.text
     assert ws_hub.client.group(f"{ws_hub.prefix}-z") is None
 
 
