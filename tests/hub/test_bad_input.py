@@ -59,9 +59,11 @@ def _user_from_before_the_rule(hub, name: str) -> None:
         db.close()
 
 
-def _docker_names(kind: str) -> set[str]:
+def _docker_names(kind: str, marker: str = "") -> set[str]:
+    """Names of Docker containers or volumes, those containing ``marker`` only (the test's
+    hub prefix: other processes on the engine come and go with their own objects)."""
     command = ["docker", "ps", "-a", "--format", "{{.Names}}"] if kind == "container" else ["docker", "volume", "ls", "-q"]
-    return set(subprocess.run(command, capture_output=True, text=True).stdout.split())
+    return {name for name in subprocess.run(command, capture_output=True, text=True).stdout.split() if marker in name}
 
 
 def test_account_from_before_the_name_rule_is_refused_at_start(hub):
@@ -69,14 +71,14 @@ def test_account_from_before_the_name_rule_is_refused_at_start(hub):
     a one-line reason at server start, and nothing is created or mounted."""
     legacy = f"Ünïcode.Name-{hub.prefix}"
     _user_from_before_the_rule(hub, legacy)
-    before = _docker_names("container"), _docker_names("volume")
+    before = _docker_names("container", hub.prefix), _docker_names("volume", hub.prefix)
     response = hub.api("POST", f"/users/{quote(legacy, safe='')}/server")
     assert response.status_code == 403, response.text
     message = response.json()["message"]
     assert message.startswith(f"The server of {legacy!r} cannot start: user name {legacy!r} is not allowed: use 1-28"), message
     assert "an admin must move the account" in message and "\n" not in message
     assert not hub.client.get(f"/users/{quote(legacy, safe='')}")["servers"]
-    assert (_docker_names("container"), _docker_names("volume")) == before, "nothing may be created"
+    assert (_docker_names("container", hub.prefix), _docker_names("volume", hub.prefix)) == before, "nothing may be created"
     # The way out the README gives: rename the account to an allowed name, then it starts.
     moved = f"unicode.name-{hub.prefix}"
     renamed = hub.api("PATCH", f"/users/{quote(legacy, safe='')}", json={"name": moved})
@@ -93,11 +95,11 @@ def test_group_from_before_the_name_rule_is_refused_at_start(hub):
     group = f"{hub.prefix} Grp\x0c"
     assert hub.api("POST", f"/groups/{quote(group, safe='')}", json={"users": [name]}).status_code == 201
     try:
-        before = _docker_names("volume")
+        before = _docker_names("volume", hub.prefix)
         response = hub.api("POST", f"/users/{name}/server")
         assert response.status_code == 403, response.text
         assert f"group name {group!r} is not allowed" in response.json()["message"]
-        assert _docker_names("volume") == before
+        assert _docker_names("volume", hub.prefix) == before
     finally:
         hub.api("DELETE", f"/groups/{quote(group, safe='')}")
 
