@@ -167,7 +167,16 @@ if env("VRE_GATEWAY_BACKEND"):
     for _role in c.JupyterHub.load_roles:  # users' and servers' tokens may use it
         if _role["name"] in ("user", "server"):
             _role["scopes"].append(gateway_hubconfig.ACCESS_SCOPE)
-    c.VRESpawner.environment.update(gateway_hubconfig.client_environment(_gateway_address, _gateway_tcp))
+    # Dashboards open through the hub's proxy; with per-user subdomains the gateway, as
+    # every service, has its own (vre_hub.subdomains).
+    _gateway_public = ""
+    if env("VRE_SUBDOMAIN_HOST"):
+        _scheme, _, _host = env("VRE_SUBDOMAIN_HOST").partition("://")
+        _gateway_public = f"{_scheme}://{subdomain_hook(gateway_hubconfig.SERVICE_NAME, _host.split(':')[0], 'service')}"
+        _gateway_public += f":{_host.split(':')[1]}" if ":" in _host else ""
+    c.VRESpawner.environment.update(
+        gateway_hubconfig.client_environment(_gateway_address, _gateway_tcp, public_url=_gateway_public)
+    )
 
 # --- workshops (vre_workshop) ---------------------------------------------------------------
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the

@@ -64,6 +64,7 @@ class VREBackend(DBBackendBase):
     async def setup(self, app):
         await super().setup(app)
         self._had_server: set[str] = set()
+        self._start_locks: dict[str, asyncio.Lock] = {}
         if self.server_check_period:
             self._server_watch = asyncio.ensure_future(self._stop_clusters_of_stopped_servers())
 
@@ -103,15 +104,27 @@ class VREBackend(DBBackendBase):
                 self.log.warning("Could not check users' servers", exc_info=True)
 
     async def start_cluster(self, user, cluster_options):
-        active = await self.list_clusters(
-            username=user.name, statuses=[ClusterStatus.PENDING, ClusterStatus.RUNNING]
-        )
-        if len(active) >= self.max_clusters_per_user:
-            raise PublicException(
-                f"{user.name} already has {len(active)} Dask clusters, the most allowed; "
-                "shut one down (cluster.shutdown()) and try again"
+        # One request of a user at a time from the count to the new cluster's record:
+        # processing options may wait (an operator's options callable), and two requests
+        # interleaved there would both pass the cap.
+        async with self._start_locks.setdefault(user.name, asyncio.Lock()):
+            active = await self.list_clusters(
+                username=user.name, statuses=[ClusterStatus.PENDING, ClusterStatus.RUNNING]
             )
-        return await super().start_cluster(user, cluster_options)
+            if len(active) >= self.max_clusters_per_user:
+                raise PublicException(
+                    f"{user.name} already has {len(active)} Dask clusters, the most allowed; "
+                    "shut one down (cluster.shutdown()) and try again"
+                )
+            return await super().start_cluster(user, cluster_options)
+
+    async def _check_cluster_proxied(self, cluster):
+        # dask-gateway-server 2026.3.0 would also route /clusters/<name> to the dashboard,
+        # unauthenticated; without that route the path reaches the gateway's own app, where
+        # vre_gateway.dashboards lets only the cluster's owner through.
+        if not cluster.added_to_proxies:
+            await self.proxy.add_route(kind="SNI", sni=cluster.name, target=cluster.scheduler_address)
+            cluster.added_to_proxies = True
 
 
 class VRELocalBackend(VREBackend, LocalBackend):

@@ -16,7 +16,8 @@ env = os.environ.get
 # --- who may use it: the hub's users, with their tokens ----------------------------------
 # The gateway asks the hub who a token belongs to; since the hub starts it as a service,
 # tokens need `access:services!service=dask-gateway` (granted to users' tokens by the hub).
-c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenticator"
+# Dashboards: only for the cluster's owner, logged in with the hub (vre_gateway/dashboards.py).
+c.DaskGateway.authenticator_class = "vre_gateway.dashboards.DashboardAuthenticator"
 
 # --- where it listens ----------------------------------------------------------------------
 # HTTP (the API and dashboards) under the hub's service prefix: the hub's proxy forwards

@@ -79,6 +79,9 @@ def service_config(
         "command": [python, "-m", "dask_gateway_server", "-f", str(CONFIG_FILE)],
         "cwd": str(state_dir),
         "environment": environment,
+        # Browsers log in to the dashboards with the hub (OAuth); the gateway is part of
+        # the hub, so no "authorize this service" page.
+        "oauth_no_confirm": True,
     }
     role = {
         "name": "vre-dask-gateway",
@@ -89,11 +92,15 @@ def service_config(
     return service, role
 
 
-def client_environment(address: str, tcp: str) -> dict:
+def client_environment(address: str, tcp: str, public_url: str = "") -> dict:
     """What ``dask_gateway.Gateway()`` in a user's server reads: the gateway's HTTP and
-    scheduler addresses, and authentication with the server's JupyterHub token."""
+    scheduler addresses, authentication with the server's JupyterHub token, and where a
+    browser opens dashboards (``cluster.dashboard_link``): through the hub's proxy, at
+    ``public_url`` (the gateway's origin when services have their own subdomain; default:
+    the page's own origin, a path)."""
     return {
         "DASK_GATEWAY__ADDRESS": f"http://{address}/services/{SERVICE_NAME}",
         "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://{tcp}",
+        "DASK_GATEWAY__PUBLIC_ADDRESS": f"{public_url.rstrip('/')}/services/{SERVICE_NAME}",
         "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
     }

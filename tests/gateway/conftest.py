@@ -22,6 +22,7 @@ import dask
 import pytest
 import requests
 from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
+from vre_core.accounts import set_password
 from vre_core.hub import HubClient
 from vre_core.state import StateDir
 from vre_hub import engine, network
@@ -39,11 +40,14 @@ class GatewayHub(RunningHub):
     def url(self) -> str:
         return self.process.url + GATEWAY
 
-    def new_user(self) -> tuple[str, str]:
-        """A hub user with a Unix account of the same name; returns (name, hub API token)."""
+    def new_user(self, password: str = "") -> tuple[str, str]:
+        """A hub user with a Unix account of the same name (and ``password`` to log in to the
+        hub, if given); returns (name, hub API token)."""
         name = f"gw{secrets.token_hex(3)}"
         self.make_account(name)
         self.client.ensure_user(name)
+        if password:
+            set_password(name, password, self.process.state.db_url, rounds=4)
         self.users.append(name)
         return name, self.client.token_for(name, note="gateway tests")
 
