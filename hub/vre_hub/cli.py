@@ -1,4 +1,4 @@
-"""The operator's command line: ``vre up | down | status | logs | images build | users add | disable | enable``.
+"""The operator's command line: ``vre up | down | status | backup | restore | logs | images build | users add | disable | enable``.
 
 Component command groups (``vre catalog``, ``vre jobs``, ``vre workshop``) are the
 ``vre.commands`` entry points of the installed packages (pyproject.toml), so that the hub
@@ -132,6 +132,8 @@ def cmd_status(args) -> int:
     if pid:
         users = _client(hub.state).get("/users")
         found["users"] = {u["name"]: {"running": bool(u.get("servers"))} for u in users}
+    disks = _disks(hub.state)
+    found["disks"] = [disk.as_dict() for disk in disks]
     if args.json:
         print_json(found)
         return 0
@@ -141,6 +143,45 @@ def cmd_status(args) -> int:
     if pid:
         running = [name for name, user in found["users"].items() if user["running"]]
         print(f"users         : {len(users)} ({len(running)} with a running server: {', '.join(running) or '-'})")
+    for disk in disks:
+        print(f"disk          : {disk.what} {disk.used_percent:.0f}% used ({disk.path})")
+    for disk in disks:
+        if disk.warning:
+            print(f"warning: {disk.warning}", file=sys.stderr)
+    return 0
+
+
+def _disks(state):
+    """Use of the state folder's and the Docker volumes' disks (vre_hub.disks)."""
+    from . import disks
+
+    path = state.path
+    while not path.exists():  # a state folder not made yet: the disk it would be on
+        path = path.parent
+    return disks.check(path)
+
+
+def cmd_backup(args) -> int:
+    """A consistent copy of the hub, the jobs service and every user's home (vre_hub.backup)."""
+    from vre_core.state import StateDir
+
+    from .backup import backup
+
+    summary = backup(StateDir(args.state_dir), args.dest, log=(lambda m: None) if args.json else say)
+    if args.json:
+        print_json(summary)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Check a backup whole, then put it back (the hub stopped); replaces nothing without keeping it."""
+    from vre_core.state import StateDir
+
+    from .backup import restore
+
+    summary = restore(StateDir(args.state_dir), args.src, log=(lambda m: None) if args.json else say)
+    if args.json:
+        print_json(summary)
     return 0
 
 
@@ -225,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="engine, image, hub and servers")
     add_json(status)
     status.set_defaults(func=cmd_status)
+
+    backup = sub.add_parser("backup", help="copy the hub and jobs databases, secrets and every home into a new folder")
+    backup.add_argument("dest", nargs="?", help="new folder for the backup (default ./vre-backup-<UTC time>)")
+    add_json(backup)
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="check a backup, then put it back (hub stopped; nothing existing is lost)")
+    restore.add_argument("src", help="a folder written by `vre backup`")
+    add_json(restore)
+    restore.set_defaults(func=cmd_restore)
 
     logs = sub.add_parser("logs", help="the hub's log")
     logs.add_argument("-f", "--follow", action="store_true")
