@@ -18,11 +18,13 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
 from tornado import web
-from traitlets import Bool, Float, Integer, Unicode, default
+from traitlets import Bool, Enum, Float, Integer, Unicode, default
 from traitlets.config import Application
+from vre_core.errors import VREError
 from vre_core.naming import RUN_AS, home_volume_name, user_image_tag
 
 from . import __version__
+from .batch import BACKENDS, BatchBackend, PBSBackend, SlurmBackend
 from .containers import ContainerLimits, DockerBackend
 from .db import open_database
 from .handlers import routes
@@ -44,6 +46,17 @@ class JobsService(Application):
     version = __version__
 
     config_file = Unicode("", help="Python config file to load (c.JobsService.<trait> = ...).").tag(config=True)
+
+    classes = [BatchBackend, SlurmBackend, PBSBackend]  # noqa: RUF012 (traitlets' own convention)
+
+    backend = Enum(
+        ["docker", *BACKENDS],
+        "docker",
+        help="Where jobs run: 'docker', a container of the user image on this host; 'slurm' (sbatch) or "
+        "'pbs' (qsub), a batch job of the user's Unix account on the site's cluster (c.BatchBackend.*: "
+        "spool_dir, python, partition, account). Switch with no job running: runs are followed by the "
+        "backend that started them.",
+    ).tag(config=True)
 
     db_url = Unicode(
         "sqlite:///vre-jobs.sqlite",
@@ -144,13 +157,17 @@ class JobsService(Application):
         self.log = jobs_log
 
     def make_manager(self) -> JobManager:
-        backend = DockerBackend(
+        files = DockerBackend(
             self.image,
             ContainerLimits(self.mem_limit, self.cpu_limit, self.run_as, self.network_mode),
             python=self.python,
             # Stable across restarts of this service, distinct from other services on the engine.
             identity="db-" + hashlib.sha256(self.db_url.encode()).hexdigest()[:12],
         )
+        backend = files  # the container backend also reads and writes the homes for batch ones
+        if self.backend != "docker":
+            backend = BACKENDS[self.backend](files, parent=self, log=self.log)
+            backend.check_config()
         limits = Limits(
             max_concurrent=self.max_concurrent,
             max_per_user=self.max_per_user,
@@ -182,7 +199,10 @@ class JobsService(Application):
             ip, port = url.hostname or ip, url.port or port
         await manager.start()
         server = app.listen(port, ip, xheaders=True, max_body_size=MAX_BODY_BYTES)
-        self.log.info("vre-jobs %s on http://%s:%d%s, image %s, db %s", __version__, ip, port, prefix, self.image, self.db_url)
+        self.log.info(
+            "vre-jobs %s on http://%s:%d%s, image %s, backend %s, db %s",
+            __version__, ip, port, prefix, self.image, self.backend, self.db_url,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -199,4 +219,8 @@ class JobsService(Application):
 def main(argv=None) -> None:
     app = JobsService.instance()
     app.initialize(argv)
-    app.start()
+    try:
+        app.start()
+    except VREError as e:  # a setting that cannot work here: one line in the hub's log
+        app.log.critical("error: %s", e)
+        raise SystemExit(1) from None

@@ -108,6 +108,8 @@ def _print_job(job: dict, verbose: bool = False) -> None:
         for key in ("submission", "schedule", "kernel", "timeout", "attempt", "retries", "created", "started", "finished", "exit_code"):
             if job.get(key) is not None:
                 print(f"  {key}: {job[key]}")
+        if job.get("backend"):  # which backend ran it, and its name for the run there
+            print(f"  backend: {job['backend']}" + (f" ({job['backend_id']})" if job.get("backend_id") else ""))
         print(f"  results: {job['output_dir']}/ ({', '.join(RESULT_FILES)})")
     if job.get("error"):
         cell = f"cell {job['error_cell']}: " if job.get("error_cell") is not None else ""

@@ -20,6 +20,9 @@ import docker.errors
 import requests.exceptions
 from vre_core.homes import HomeVolume
 from vre_core.naming import HOME
+
+from .backend import JobBackend
+
 LABEL_JOB = "org.dataterra.vre.job-id"
 LABEL_USER = "org.dataterra.vre.job-user"
 LABEL_ROLE = "org.dataterra.vre.role"
@@ -39,7 +42,12 @@ def _runjob_source() -> str:
     return resources.files("vre_jobs").joinpath("runjob.py").read_text()
 
 
-class DockerBackend:
+class DockerBackend(JobBackend):
+    """Each run is a container of the user image with the user's home volume (the default backend)."""
+
+    name = "docker"
+    start_error = "could not start the job container"
+
     def __init__(
         self,
         image: str,
@@ -106,10 +114,6 @@ class DockerBackend:
 
     # --- job containers --------------------------------------------------------
 
-    @staticmethod
-    def container_name(job_id: str, attempt: int) -> str:
-        return f"vre-job-{job_id}-a{attempt}"
-
     def start(self, job, volume: str, extra_env: dict | None = None) -> str:
         """Create and start the container of one attempt of ``job``; returns its name."""
         name = self.container_name(job.id, job.attempt)
@@ -164,6 +168,14 @@ class DockerBackend:
             return bool(self.client.containers.get(name).attrs.get("State", {}).get("OOMKilled"))
         except docker.errors.NotFound:
             return False
+
+    def end_reason(self, name: str) -> str | None:
+        if self.oom_killed(name):
+            return f"out of memory: the notebook used more than the limit of {self.limits.mem_limit}"
+        return None
+
+    def gone_reason(self, name: str) -> str:
+        return "its container disappeared (removed outside the service)"
 
     def wait(self, name: str, timeout: float) -> int | None:
         """Exit code, or None if still running after ``timeout`` seconds."""

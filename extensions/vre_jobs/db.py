@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 # Lifecycle of a job. "starting" covers the short window between claiming a queued
@@ -55,7 +55,9 @@ class Job(Base):
     submission: Mapped[str] = mapped_column(String(32), index=True)
     schedule_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     image: Mapped[str] = mapped_column(String(255))
-    container: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    container: Mapped[str | None] = mapped_column(String(255), nullable=True)  # the run's name (vre_jobs.backend)
+    backend: Mapped[str | None] = mapped_column(String(16), nullable=True)  # which backend ran it (docker, slurm, pbs)
+    backend_id: Mapped[str | None] = mapped_column(String(255), nullable=True)  # container, or the scheduler's job id
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -87,6 +89,8 @@ class Job(Base):
             "finished": isoformat(self.finished),
             "duration": duration,
             "exit_code": self.exit_code,
+            "backend": self.backend,
+            "backend_id": self.backend_id,
             "error": self.error,
             # Rows written before status.json was parsed typed may hold anything here.
             "error_cell": self.error_cell if isinstance(self.error_cell, int) else None,
@@ -152,4 +156,17 @@ def open_database(url: str) -> sessionmaker:
             cursor.close()
 
     Base.metadata.create_all(engine)
+    _add_new_columns(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_new_columns(engine) -> None:
+    """Columns added since a database was made (create_all makes only missing tables); all
+    nullable, so old rows read as "not recorded"."""
+    for table in Base.metadata.sorted_tables:
+        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))

@@ -64,8 +64,9 @@ def service_config(
         "command": command,
         "cwd": str(state_dir),
         "oauth_no_confirm": True,
-        # Services get a minimal environment; the Docker SDK needs DOCKER_HOST if set.
-        "environment": {k: v for k, v in os.environ.items() if k.startswith(("DOCKER_", "VRE_"))},
+        # Services get a minimal environment; the Docker SDK needs DOCKER_HOST if set, the
+        # batch backends' commands SLURM_CONF / PBS_CONF_FILE, PBS_SERVER (vre_jobs.batch).
+        "environment": {k: v for k, v in os.environ.items() if k.startswith(("DOCKER_", "VRE_", "SLURM_CONF", "PBS_"))},
     }
     role = {
         "name": "vre-jobs-service",

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from vre_core.naming import CONTAINER_LOG, RESULT_FILES
 
 from . import db
-from .containers import DockerBackend
+from .backend import JobBackend
 from .cron import check_cron, next_runs
 from .db import Job, Schedule, utcnow
 from .report import MAX_STATUS_BYTES, bounded_text, parse_status
@@ -80,7 +80,7 @@ class JobManager:
     def __init__(
         self,
         sessions,
-        backend: DockerBackend,
+        backend: JobBackend,
         volume_for: Callable[[str], str],
         limits: Limits,
         shipped_notebooks: str = "/opt/vre/notebooks",
@@ -119,6 +119,7 @@ class JobManager:
             raise SubmissionError(f"retries must be a whole number between 0 and {self.limits.max_retries}; e.g. 1")
         output_root = resolve_output_root(body.get("output_dir"))
         sets = expand_sweep(body.get("parameters") or {}, body.get("sweep"))
+        self.backend.check_user(owner)  # e.g. a batch backend: the owner's Unix account exists
 
         display = body.get("notebook")
         content = self.backend.read_file(self.volume_for(owner), notebook)
@@ -429,6 +430,7 @@ class JobManager:
                 job, following = (list(session.scalars(waiting.limit(2))) + [None])[:2]
                 job.state = db.STARTING
                 job.container = self.backend.container_name(job.id, job.attempt)
+                job.backend, job.backend_id = self.backend.name, None
                 job.started, job.finished = self.clock(), None
                 self._last_start[owner] = job.started
                 active[owner] = active.get(owner, 0) + 1
@@ -453,14 +455,14 @@ class JobManager:
             job = session.get(Job, job_id)
             volume = self.volume_for(job.owner)
         try:
-            await asyncio.to_thread(self.backend.start, job, volume)
+            backend_id = await asyncio.to_thread(self.backend.start, job, volume)
         except Exception as e:
             log.exception("could not start job %s", job_id)
-            await self._finish(job_id, None, error=f"could not start the job container: {e}")
+            await self._finish(job_id, None, error=f"{self.backend.start_error}: {e}")
             return
         with self.sessions() as session:
             job = session.get(Job, job_id)
-            job.state = db.RUNNING
+            job.state, job.backend_id = db.RUNNING, backend_id
             cancel = job.cancel_requested
             session.commit()
         if cancel:  # cancelled while its container was being created
@@ -488,8 +490,10 @@ class JobManager:
                 break
             status, code = await asyncio.to_thread(self.backend.status, name)
             if status is None:
-                await self._finish(job_id, None, error="its container disappeared (removed outside the service)")
+                await self._finish(job_id, None, error=self.backend.gone_reason(name))
                 return
+            if status == "pending":  # waiting in a batch scheduler's queue: the timeout counts from its start
+                deadline = self.clock() + dt.timedelta(seconds=job.timeout)
             if status == "exited":
                 break
         await self._finish(job_id, code, timed_out=timed_out)
@@ -498,6 +502,11 @@ class JobManager:
         with self.sessions() as session:
             job = session.get(Job, job_id)
             volume, name, output_dir = self.volume_for(job.owner), job.container, job.output_dir
+        if name:
+            try:  # a batch run's results into the home; what is missing shows as a failure below
+                await asyncio.to_thread(self.backend.collect, name, volume, output_dir)
+            except Exception:
+                log.exception("could not copy the results of job %s into the home", job_id)
         report = await asyncio.to_thread(self._collect, volume, name, output_dir)
         now = self.clock()
         with self.sessions() as session:
@@ -539,10 +548,9 @@ class JobManager:
         """What the job wrote in status.json (untrusted: typed and bounded), plus why the container stopped."""
         path = posixpath.join(output_dir, "status.json")
         report = parse_status(self.backend.read_file(volume, path, max_bytes=MAX_STATUS_BYTES))
-        if name:
-            oom = self.backend.oom_killed(name)
-            if oom:
-                report["reason"] = f"out of memory: the notebook used more than the limit of {self.backend.limits.mem_limit}"
+        reason = self.backend.end_reason(name) if name else None
+        if reason:
+            report["reason"] = reason
         return report
 
     def _record(self, volume: str, name: str | None, output_dir: str, record: dict, report: dict) -> None:

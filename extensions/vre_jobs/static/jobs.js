@@ -78,6 +78,12 @@ async function submit(ev) {
 const ACTIVE = ["queued", "starting", "running"];
 const STATES = ACTIVE.concat(["completed", "failed", "timeout", "cancelled"]);  // also CSS classes
 
+// Which backend ran the job; a batch scheduler's job id with it (a container's name as a tooltip).
+function backendCell(j) {
+  const batch = j.backend && j.backend !== "docker" && j.backend_id;
+  return el("td", {className: "backend", title: j.backend_id || ""}, batch ? `${j.backend} ${j.backend_id}` : j.backend);
+}
+
 function jobRow(j) {
   const id = encodeURIComponent(j.id);
   const files = j.started ? ["notebook.html", "notebook.ipynb", "job.log"].map((f) =>
@@ -89,7 +95,7 @@ function jobRow(j) {
     j.attempt > 1 ? ` (attempt ${j.attempt})` : "", j.error ? el("div", {className: "err"}, cell + j.error) : null);
   return el("tr", null,
     el("td", null, code(j.id)), el("td", null, j.owner), el("td", null, code(j.notebook)),
-    el("td", null, code(JSON.stringify(j.parameters))), state, el("td", null, j.created),
+    el("td", null, code(JSON.stringify(j.parameters))), state, backendCell(j), el("td", null, j.created),
     el("td", null, typeof j.duration === "number" ? j.duration.toFixed(1) + " s" : ""), links,
     el("td", null, ACTIVE.includes(j.state) ? button("Cancel", "DELETE", `jobs/${id}`) : null));
 }

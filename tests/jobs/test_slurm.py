@@ -1,0 +1,238 @@
+"""The jobs service's Slurm backend on a real one-node Slurm cluster (tests/slurm_cluster.py).
+
+A real hub runs the jobs service with ``c.JobsService.backend = "slurm"`` (its
+``vre_jobs_config.py``); each hub user is also a Unix account of the same name, as on a
+site. Jobs go through ``sbatch`` as that account, with the project's venv as the nodes'
+papermill Python, staged in a spool folder the test makes, and their results come back into
+the user's Docker home volume. The jobs are submitted together at the start of the module
+(one module fixture) so that the file stays under three minutes on two cores; each test
+waits only for its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from gateway.conftest import python_executable_by_all
+from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
+from vre_core.hub import HubClient
+from vre_core.naming import home_volume_name
+from vre_core.state import StateDir
+from vre_hub import engine
+from vre_testing import RunningHub, need, start_hub
+
+from .conftest import NOTEBOOKS, JobsUser, wait_for_service
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+SWEEP = {"grid": {"alpha": [0.1, 0.5, 1.0], "label": ["a", "b"]}}
+
+
+def where_notebook() -> bytes:
+    """A parameterised notebook that prints where it ran: Slurm's job id and its uid."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('alpha: float = 0.5\nlabel = "base"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "import os\n"
+            "print(f\"RESULT alpha={alpha} label={label} slurm_job={os.environ.get('SLURM_JOB_ID')} uid={os.getuid()}\")"
+        ),
+    ]
+    return nbformat.writes(nb).encode()
+
+
+@dataclass
+class SlurmJobsHub:
+    hub: RunningHub
+    spool: Path
+    users: dict  # name -> JobsUser
+
+    def user(self, make_account, backend, account: bool = True) -> JobsUser:
+        name = f"sj{os.urandom(3).hex()}"
+        if account:
+            make_account(name)
+        self.hub.client.ensure_user(name)
+        self.hub.users.append(name)
+        user = JobsUser(name, self.hub.client.token_for(name, note="slurm jobs tests"), f"{self.hub.url}/services/jobs/")
+        files = {p.name: p.read_bytes() for p in NOTEBOOKS.glob("*.ipynb")} | {"where.ipynb": where_notebook()}
+        backend.write_files(home_volume_name(name), "work", files)
+        wait_for_service(user)
+        return user
+
+
+@pytest.fixture(scope="module")
+def slurm_jobs(tmp_path_factory, slurm_cluster, unix_user, backend, user_image):  # noqa: F811
+    """A hub whose jobs service submits to the test Slurm cluster."""
+    need(os.geteuid() == 0, "the Slurm backend submits as the users' accounts: needs root")
+    # Not under pytest's 0700 basetemp: the users' jobs write in their folders below it.
+    spool = Path(tempfile.mkdtemp(prefix="vre-spool-"))
+    spool.chmod(0o711)
+    state = StateDir(tmp_path_factory.mktemp("hub-slurm-jobs"))
+    (state.path / "vre_jobs_config.py").write_text(
+        'c.JobsService.backend = "slurm"\n'
+        "c.JobsService.max_concurrent = 12\n"
+        "c.JobsService.max_per_user = 12\n"
+        'c.JobsService.mem_limit = "1G"\n'
+        f"c.BatchBackend.spool_dir = {str(spool)!r}\n"
+        f"c.BatchBackend.python = {sys.executable!r}\n"  # the project's venv: papermill and ipykernel
+        "c.BatchBackend.poll_interval = 0.5\n"
+    )
+    with python_executable_by_all():
+        process = start_hub(state, {"VRE_PROXY_COMMAND": engine.ensure_proxy(), "VRE_USER_IMAGE": user_image})
+        hub = RunningHub(process, HubClient(process.url, state.admin_token))
+        try:
+            yield SlurmJobsHub(hub, spool, {})
+        finally:
+            backend.expire_scratch(all_=True)  # its file-access containers hold the homes
+            hub.stop()
+            shutil.rmtree(spool, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def alice(slurm_jobs, unix_user, backend):  # noqa: F811
+    return slurm_jobs.user(unix_user, backend)
+
+
+@pytest.fixture(scope="module")
+def bob(slurm_jobs, unix_user, backend):  # noqa: F811
+    return slurm_jobs.user(unix_user, backend)
+
+
+@pytest.fixture(scope="module")
+def submitted(alice) -> dict:
+    """Every job of the module, submitted at once (they run side by side on the node)."""
+    return {
+        "sweep": alice.submit(notebook="work/where.ipynb", sweep=SWEEP, timeout=300),
+        "sleeper": alice.submit(notebook="work/sleep.ipynb", parameters={"seconds": 600})[0],
+        "outside": alice.submit(notebook="work/sleep.ipynb", parameters={"seconds": 600})[0],
+        "timeout": alice.submit(notebook="work/sleep.ipynb", parameters={"seconds": 600}, timeout=6)[0],
+        "retry": alice.submit(notebook="work/fail.ipynb", parameters={"divisor": 0}, timeout=300, retries=1)[0],
+    }
+
+
+def running_in_slurm(user: JobsUser, cluster, job_id: str, timeout: float = 120) -> str:
+    """Wait until the job's Slurm job runs (squeue state R); return its Slurm id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = user.job(job_id)
+        assert job["state"] in ("queued", "starting", "running"), job
+        if job["backend_id"] and cluster.queue().get(job["backend_id"]) == "R":
+            return job["backend_id"]
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} not running in Slurm after {timeout} s: {user.job(job_id)}")
+
+
+def gone_from_squeue(cluster, slurm_id: str, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while slurm_id in cluster.queue():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def test_another_user_can_neither_see_nor_cancel(alice, bob, submitted, slurm_cluster):  # noqa: F811
+    job_id = submitted["sleeper"]["id"]
+    slurm_id = running_in_slurm(alice, slurm_cluster, job_id)
+    assert bob.api("GET", f"jobs/{job_id}").status_code == 404
+    assert bob.api("GET", f"jobs/{job_id}/files/job.log").status_code == 404
+    assert bob.api("DELETE", f"jobs/{job_id}").status_code == 404
+    assert bob.api("POST", f"jobs/{job_id}/cancel").status_code == 404
+    assert job_id not in {j["id"] for j in bob.api("GET", "jobs").json()["jobs"]}
+    assert bob.api("GET", "jobs?all=1").status_code == 403
+    # Nor in Slurm: the job is alice's account's, bob's account cannot cancel it.
+    refused = slurm_cluster.run("scancel", slurm_id, user=bob.name, check=False)
+    time.sleep(1)
+    assert slurm_cluster.queue().get(slurm_id) == "R", refused.stderr
+    assert alice.job(job_id)["state"] == "running"
+
+
+def test_cancelled_job_leaves_squeue(alice, submitted, slurm_cluster):  # noqa: F811
+    job_id = submitted["sleeper"]["id"]
+    slurm_id = running_in_slurm(alice, slurm_cluster, job_id)
+    r = alice.api("DELETE", f"jobs/{job_id}")
+    assert r.status_code == 200, r.text
+    job = alice.wait([job_id], timeout=60)[job_id]
+    assert job["state"] == "cancelled" and job["error"] == "cancelled by request"
+    assert job["backend"] == "slurm" and job["backend_id"] == slurm_id
+    assert gone_from_squeue(slurm_cluster, slurm_id), f"Slurm job {slurm_id} still in squeue"
+
+
+def test_job_cancelled_outside_the_service_says_why(alice, submitted, slurm_cluster):  # noqa: F811
+    job_id = submitted["outside"]["id"]
+    slurm_id = running_in_slurm(alice, slurm_cluster, job_id)
+    slurm_cluster.run("scancel", slurm_id)  # the site's operator, not the service
+    job = alice.wait([job_id], timeout=60)[job_id]
+    assert job["state"] == "failed"
+    assert job["error"] == f"Slurm job {slurm_id} was cancelled outside the service (scancel)"
+    # The batch job's own output (sbatch --output), Slurm's last word included.
+    assert f"*** JOB {slurm_id} ON" in alice.file(job_id, "container.log").text
+
+
+def test_timeout_kills_the_slurm_job(alice, submitted, slurm_cluster):  # noqa: F811
+    job_id = submitted["timeout"]["id"]
+    job = alice.wait([job_id], timeout=150)[job_id]
+    assert job["state"] == "timeout", job
+    assert job["error"] == "killed after its timeout of 6 s"
+    assert gone_from_squeue(slurm_cluster, job["backend_id"])
+
+
+def test_failed_job_is_retried_then_reports_the_cell(alice, submitted):
+    job_id = submitted["retry"]["id"]
+    job = alice.wait([job_id], timeout=150)[job_id]
+    assert job["state"] == "failed" and job["attempt"] == 2, job
+    assert job["error"] == "ValueError: bad divisor 0"
+    cells = json.loads(alice.file(job_id, "notebook.ipynb").text)["cells"]
+    assert "raise ValueError" in "".join(cells[job["error_cell"]]["source"])
+    status = json.loads(alice.file(job_id, "status.json").text)
+    assert status["attempt"] == 2 and status["backend"] == "slurm"
+
+
+def test_sweep_of_six_through_sbatch(alice, submitted, backend):
+    jobs = submitted["sweep"]
+    assert len(jobs) == 6
+    done = alice.wait([j["id"] for j in jobs], timeout=170)
+    uid = pwd.getpwnam(alice.name).pw_uid
+    seen = set()
+    for job in done.values():
+        assert job["state"] == "completed", job
+        assert job["backend"] == "slurm" and job["backend_id"].isdigit()
+        p = job["parameters"]
+        log = alice.file(job["id"], "job.log").text
+        # Ran in that Slurm job, as alice's account (never root), with its parameters.
+        assert f"RESULT alpha={p['alpha']} label={p['label']} slurm_job={job['backend_id']} uid={uid}" in log
+        # The results are in alice's home volume, where her server sees them.
+        volume = home_volume_name(alice.name)
+        for name in ("notebook.ipynb", "notebook.html", "parameters.json", "job.log", "status.json"):
+            assert backend.read_file(volume, f"{job['output_dir']}/{name}"), name
+        assert json.loads(backend.read_file(volume, f"{job['output_dir']}/parameters.json")) == p
+        seen.add((p["alpha"], p["label"]))
+    assert len(seen) == 6
+
+
+def test_bad_input_is_one_line_and_queues_nothing(slurm_jobs, unix_user, backend, alice):  # noqa: F811
+    nobody = slurm_jobs.user(unix_user, backend, account=False)  # a hub user without a Unix account
+    r = nobody.api("POST", "jobs", json={"notebook": "work/where.ipynb"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert "\n" not in error
+    assert error == (
+        f"hub user {nobody.name!r} has no Unix account on this host, and batch jobs run as that account; "
+        f"ask the operator to create the account {nobody.name!r} (or to add it to the site's directory)"
+    )
+    assert nobody.api("GET", "jobs").json()["jobs"] == []
+    r = alice.api("POST", "jobs", json={"notebook": "work/where.ipynb", "parameters": {"alpha": "x"}})
+    assert r.status_code == 400 and "\n" not in r.json()["error"] and "alpha" in r.json()["error"]
