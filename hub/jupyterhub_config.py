@@ -152,6 +152,14 @@ if env("VRE_GATEWAY_BACKEND"):
 
     # It listens on the users' network gateway, as the jobs service (ports: vre_core.naming).
     _gateway_address, _gateway_tcp = gateway_hubconfig.addresses(hub_api_ip)
+    # Browsers open dashboards through the hub's proxy; with per-user subdomains the
+    # gateway, as every service, has its own origin (vre_hub.subdomains).
+    _gateway_public = ""
+    if env("VRE_SUBDOMAIN_HOST"):
+        _scheme, _, _host = env("VRE_SUBDOMAIN_HOST").partition("://")
+        _hostname, _, _port = _host.partition(":")
+        _gateway_public = f"{_scheme}://{subdomain_hook(gateway_hubconfig.SERVICE_NAME, _hostname, 'service')}"
+        _gateway_public += f":{_port}" if _port else ""
     _gateway_service, _gateway_role = gateway_hubconfig.service_config(
         state_dir=state.path,
         encrypt_key=state.secret("gateway_db_key"),
@@ -161,19 +169,13 @@ if env("VRE_GATEWAY_BACKEND"):
         image=c.VRESpawner.image,
         network=user_network,
         host_config=c.VRESpawner.extra_host_config,
+        public_url=_gateway_public,
     )
     c.JupyterHub.services.append(_gateway_service)
     c.JupyterHub.load_roles.append(_gateway_role)
     for _role in c.JupyterHub.load_roles:  # users' and servers' tokens may use it
         if _role["name"] in ("user", "server"):
             _role["scopes"].append(gateway_hubconfig.ACCESS_SCOPE)
-    # Dashboards open through the hub's proxy; with per-user subdomains the gateway, as
-    # every service, has its own (vre_hub.subdomains).
-    _gateway_public = ""
-    if env("VRE_SUBDOMAIN_HOST"):
-        _scheme, _, _host = env("VRE_SUBDOMAIN_HOST").partition("://")
-        _gateway_public = f"{_scheme}://{subdomain_hook(gateway_hubconfig.SERVICE_NAME, _host.split(':')[0], 'service')}"
-        _gateway_public += f":{_host.split(':')[1]}" if ":" in _host else ""
     c.VRESpawner.environment.update(
         gateway_hubconfig.client_environment(_gateway_address, _gateway_tcp, public_url=_gateway_public)
     )
@@ -191,6 +193,28 @@ _workshop_service, _workshop_role = workshop_hubconfig.service_config(state.path
 c.JupyterHub.services.append(_workshop_service)
 c.JupyterHub.load_roles.append(_workshop_role)
 workshop_hubconfig.grant_console_access(c.JupyterHub.load_roles)
+
+# --- harvested catalogues (issue 15) -------------------------------------------------------
+# `vre catalog harvest` (by hand or the Ansible cron task) writes the poles' catalogues on this host; every
+# user server sees that folder read-only, and $VRE_HARVESTED_CATALOG names its root for intake and the
+# DatasetBrowser. Created here if missing, so a first harvest after the hub started is seen without a restart.
+from vre_catalog.harvest import HARVESTED_DIR, HARVESTED_MOUNT, ROOT_NAME  # noqa: E402
+
+harvested_dir = Path(env("VRE_HARVESTED_DIR", str(HARVESTED_DIR))).resolve()
+try:
+    harvested_dir.mkdir(parents=True, exist_ok=True)
+except OSError as error:  # e.g. a read-only checkout: no mount, the hub still starts
+    print(f"harvested catalogues not mounted: cannot create {harvested_dir} ({error})", file=sys.stderr)
+else:
+    c.VRESpawner.volumes.update({str(harvested_dir): {"bind": HARVESTED_MOUNT, "mode": "ro"}})
+    c.VRESpawner.environment.update({"VRE_HARVESTED_CATALOG": f"{HARVESTED_MOUNT}/{ROOT_NAME}"})
+
+# --- a killed hub leaves no service behind (issue 17) ----------------------------------------
+# Every service above ends when its hub dies (SIGKILL, crash): a hub started again never finds
+# an old service on its port. Running jobs and servers are containers: they keep running.
+from vre_hub.launcher import die_with_hub  # noqa: E402
+
+die_with_hub(c.JupyterHub.services)
 
 # --- local overrides -----------------------------------------------------------------------
 # Files in $VRE_STATE_DIR/jupyterhub_config.d/*.py are loaded last (operator settings, SSO).

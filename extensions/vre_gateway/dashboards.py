@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -52,6 +52,18 @@ class DashboardAuthenticator(JupyterHubAuthenticator):
     @default("service_prefix")
     def _default_prefix(self):
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dask-gateway/")
+
+    public_origin = Unicode(
+        help="The gateway's own origin (scheme://host[:port]) when services have their own "
+        "subdomain: dashboard websockets from any other origin are refused. Empty (no "
+        "subdomains: servers share the hub's origin anyway): no check. Default: "
+        "$VRE_GATEWAY_PUBLIC_URL.",
+        config=True,
+    )
+
+    @default("public_origin")
+    def _default_origin(self):
+        return os.environ.get("VRE_GATEWAY_PUBLIC_URL", "")
 
     session_cookie = Unicode(
         "vre-dask-dashboard", help="Cookie holding a browser's hub OAuth token for the dashboards.", config=True
@@ -117,11 +129,10 @@ class DashboardAuthenticator(JupyterHubAuthenticator):
             return web.Response(status=upstream.status, headers=headers, body=await upstream.read())
 
     async def _forward_websocket(self, request, target):
-        # A page of another origin (e.g. a user's server on a sibling subdomain) cannot use
-        # the owner's cookie to open the dashboard's websocket.
+        # A page of another origin (a user's server on a sibling subdomain, same-site, so
+        # it would send the Lax cookie) cannot open the dashboard's websocket as the owner.
         origin = request.headers.get("Origin")
-        host = request.headers.get("X-Forwarded-Host", request.host)
-        if origin and urlsplit(origin).netloc != host:
+        if self.public_origin and origin and origin.rstrip("/") != self.public_origin.rstrip("/"):
             raise web.HTTPForbidden(reason="websocket from another origin")
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         async with self.session.ws_connect(
@@ -138,7 +149,11 @@ class DashboardAuthenticator(JupyterHubAuthenticator):
                         await sink.send_bytes(message.data)
                 await sink.close()
 
-            await asyncio.gather(pump(upstream, downstream), pump(downstream, upstream), return_exceptions=True)
+            for outcome in await asyncio.gather(
+                pump(upstream, downstream), pump(downstream, upstream), return_exceptions=True
+            ):
+                if isinstance(outcome, Exception):
+                    self.log.warning("Dashboard websocket %s: %r", target, outcome)
             return downstream
 
     # --- hub login (OAuth) for browsers ------------------------------------------------------

@@ -55,13 +55,15 @@ def service_config(
     network: str = "",
     host_config: dict | None = None,
     python: str = sys.executable,
+    public_url: str = "",
 ) -> tuple[dict, dict]:
     """The ``c.JupyterHub.services`` entry and the gateway's role.
 
     ``encrypt_key``: a generated hex secret of 32 bytes (the hub's state folder keeps it);
     the gateway encrypts the clusters' TLS keys with it in its database. ``image``,
     ``network``, ``host_config``: the spawner's, for the docker backend's containers
-    (``VRE_GATEWAY_NETWORK`` overrides the network). The gateway checks each user's token
+    (``VRE_GATEWAY_NETWORK`` overrides the network). ``public_url``: the gateway's own
+    origin when services have subdomains (dashboards' websockets from elsewhere refused). The gateway checks each user's token
     by asking the hub with that token; its own role only lists whose servers run.
     """
     state_dir = Path(state_dir)
@@ -72,6 +74,7 @@ def service_config(
     environment["VRE_GATEWAY_IMAGE"] = image
     environment.setdefault("VRE_GATEWAY_NETWORK", network)
     environment["VRE_GATEWAY_HOST_CONFIG"] = json.dumps(host_config or {})
+    environment["VRE_GATEWAY_PUBLIC_URL"] = public_url
     environment["DASK_GATEWAY_ENCRYPT_KEYS"] = base64.urlsafe_b64encode(bytes.fromhex(encrypt_key)).decode()
     service = {
         "name": SERVICE_NAME,

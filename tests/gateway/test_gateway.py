@@ -217,3 +217,47 @@ def test_a_notebook_gets_a_cluster_in_one_line_stopped_with_its_server(docker_ga
     _wait(lambda: not docker_gateway.gateway(token).list_clusters(), 60, "cluster still running after its server stopped")
     label = {"label": f"org.dataterra.vre.dask-cluster={cluster.name}"}
     _wait(lambda: not docker.from_env().containers.list(all=True, filters=label), 60, "its containers remain")
+
+
+# An operator's cluster options that look something up before answering (here a pause, as
+# a request to a quota service or the hub would take): while they wait, the gateway serves
+# the user's other requests.
+SLOW_OPTIONS = '''
+import asyncio
+from dask_gateway_server.options import Integer, Options
+
+async def _options(user):
+    await asyncio.sleep(0.5)
+    return Options(Integer("worker_cores", default=1, min=1, max=2))
+
+c.Backend.cluster_options = _options
+'''
+
+
+def test_concurrent_requests_of_a_user_do_not_pass_the_cluster_cap(tmp_path, unix_user, python_for_all):  # noqa: F811
+    """Six simultaneous new-cluster requests of one user (cap: 1, options that wait):
+    one cluster is created, five are refused in one line."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.conftest import gateway_hub
+
+    (tmp_path / "vre_gateway_config.py").write_text(SLOW_OPTIONS)
+    env = {"VRE_GATEWAY_BACKEND": "local", "VRE_GATEWAY_MAX_CLUSTERS": "1"}
+    with gateway_hub(tmp_path, unix_user, env) as hub:
+        name, token = hub.new_user()
+        headers = {"Authorization": f"jupyterhub {token}"}
+
+        def new_cluster(_):
+            return requests.post(f"{hub.url}/api/v1/clusters/", json={"cluster_options": {}}, headers=headers, timeout=60)
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(new_cluster, range(6)))
+        created = [a.json()["name"] for a in answers if a.status_code == 201]
+        try:
+            refused = [a for a in answers if a.status_code == 422]
+            assert len(created) == 1 and len(refused) == 5, [(a.status_code, a.text) for a in answers]
+            assert all(f"{name} already has 1 Dask clusters, the most allowed" in a.json()["error"] for a in refused)
+            assert [c.name for c in hub.gateway(token).list_clusters()] == created
+        finally:
+            for cluster in created:
+                requests.delete(f"{hub.url}/api/v1/clusters/{cluster}", headers=headers, timeout=60)

@@ -82,3 +82,46 @@ def test_a_dashboard_opens_for_its_owner_only(local_gateway):  # noqa: F811
         assert _is_dashboard(with_token)
     finally:
         gateway.stop_cluster(name)
+
+
+def test_the_owners_browser_gets_a_live_dashboard(local_gateway):  # noqa: F811
+    """In Chromium: the owner logs in to the hub, opens the dashboard link, and the page's
+    Bokeh websocket (proxied by the gateway after the owner check) brings the plots' data."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+    from vre_testing import need
+
+    need(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install chromium)")
+    hub = local_gateway
+    owner, token = hub.new_user(password=PASSWORD)
+    gateway = hub.gateway(token)
+    name = gateway.submit()
+    try:
+        link = _running(gateway, name).dashboard_link
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                page.goto(f"{hub.process.url}/hub/login")
+                page.fill("input[name=username]", owner)
+                page.fill("input[name=password]", PASSWORD)
+                page.click("[type=submit]")
+                page.wait_for_url("**/hub/**")
+                frames = []
+                page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(ws.url)))
+                with page.expect_websocket(timeout=60_000) as opened:
+                    response = page.goto(link)
+                assert response.status == 200 and page.url == link
+                assert f"/services/dask-gateway/clusters/{name}/" in opened.value.url
+                page.wait_for_function("() => document.title.includes('Dask')", timeout=60_000)
+                deadline = time.monotonic() + 60
+                while not frames and time.monotonic() < deadline:
+                    page.wait_for_timeout(500)
+                assert frames, "the dashboard's websocket received nothing"
+            finally:
+                browser.close()
+    finally:
+        gateway.stop_cluster(name)
