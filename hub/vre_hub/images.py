@@ -53,9 +53,8 @@ def user_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[st
 def assemble_context(dest: Path, root: Path = REPO_ROOT) -> str:
     """Write the user image's build context into ``dest``; return its content hash."""
     image_dir = root / "images" / "user"
-    shutil.copy2(image_dir / "Dockerfile", dest / "Dockerfile")
-    shutil.copy2(image_dir / "start-vre.sh", dest / "start-vre.sh")
-    shutil.copy2(image_dir / "lab-overrides.json", dest / "lab-overrides.json")
+    for name in ("Dockerfile", "start-vre.sh", "lab-overrides.json", "jupyter_server_config.py"):
+        shutil.copy2(image_dir / name, dest / name)
     (dest / "requirements.txt").write_text("\n".join(user_requirements(root / "pyproject.toml")) + "\n")
     src = dest / "src"
     src.mkdir()
