@@ -5,6 +5,7 @@ same start-up path as operators. The hub starts its own configurable-http-proxy.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,22 @@ from vre_core.naming import GATEWAY_PORT, GATEWAY_TCP_PORT, HUB_API_PORT, HUB_PO
 from vre_core.state import CONFIG_FILE, StateDir, offered_profiles  # noqa: F401 (offered_profiles: used by callers)
 
 from . import network
+
+
+#: Put before each hub-managed service's command: the service gets SIGTERM when the hub that
+#: started it dies (killed, crashed), so that no old service holds its port against the next
+#: start. JupyterHub ends a previous run's proxy by itself (its pid file), not its services.
+DIE_WITH_HUB = ["setpriv", "--pdeathsig", "TERM", "--"]
+
+
+def die_with_hub(services: list[dict]) -> None:
+    """Make the managed ones of ``services`` (``c.JupyterHub.services``) end with their hub."""
+    if not shutil.which(DIE_WITH_HUB[0]):  # util-linux, on every Debian
+        return
+    for service in services:
+        command = service.get("command")
+        if command and command[: len(DIE_WITH_HUB)] != DIE_WITH_HUB:
+            service["command"] = [*DIE_WITH_HUB, *command]
 
 
 class HubError(RuntimeError):

@@ -309,10 +309,37 @@ class VRESpawner(DockerSpawner):
             return "127.0.0.1", self._host_port
         return await super().get_ip_and_port()
 
+    async def get_url(self):
+        """Where the server answers, from its container. JupyterHub asks after a restart: a start
+        that a killed hub had not finished has no address in its database yet (only a random port)."""
+        try:
+            ip, port = await self.get_ip_and_port()
+        except (docker.errors.DockerException, KeyError, RuntimeError):  # gone, or off the network
+            return self.server.url
+        return f"{self.server.proto}://{ip}:{port}{self.server.base_url}"
+
     async def poll(self):
         status = await super().poll()
         if status is not None and self.container_id:  # stopped by itself, not by stop()
+            if await self._never_started():
+                # Made by a start that did not finish (the hub was killed while starting it):
+                # remove it, else a start still queued in the engine would run it unknown to the hub.
+                self.log.warning("Removing %s: the start that made it was interrupted", self.container_name)
+                try:
+                    await self.docker("remove_container", self.container_id, v=True, force=True)
+                except docker.errors.NotFound:
+                    pass
+                self.object_id = ""
+                return status
             self.log.warning(
                 "Server of %s stopped: %s; files in the home are kept.", self.user.name, await self._stop_reason()
             )
         return status
+
+    async def _never_started(self) -> bool:
+        """Whether the container was created and never started."""
+        try:
+            state = (await self.docker("inspect_container", self.container_id))["State"]
+        except docker.errors.DockerException:
+            return False
+        return state.get("Status") == "created"
