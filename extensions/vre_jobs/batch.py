@@ -73,6 +73,12 @@ def memory_mb(limit: str) -> int:
     return max(1, math.ceil(float(match[1]) * scale))
 
 
+def last_line(text: str) -> str:
+    """The last non-empty line of a command's output: where the scheduler's error is."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def _read_owned(dir_fd: int, name: str, uid: int, max_bytes: int) -> bytes | None:
     """The file ``name`` in ``dir_fd`` if it is a regular file of ``uid`` with one link (never
     through a symlink, never a FIFO that would block); at most ``max_bytes``."""
@@ -244,8 +250,8 @@ class BatchBackend(JobBackend, LoggingConfigurable):
         })
         submitted = self._as_user(account, self.submit_command(name, folder, job), env, cwd=folder)
         if submitted.returncode != 0:
-            why = (submitted.stderr.strip() or submitted.stdout.strip() or f"exit code {submitted.returncode}")
-            raise VREError(why.splitlines()[-1], f"check the {self.label} options (BatchBackend.partition, account, extra_args)")
+            why = last_line(submitted.stderr) or last_line(submitted.stdout) or f"exit code {submitted.returncode}"
+            raise VREError(why, f"check the {self.label} options (BatchBackend.partition, account, extra_args)")
         batch_id = self.parse_submit(submitted.stdout)
         self._id_file(name).write_text(batch_id)
         self.log.info("%s submitted as %s job %s of %s", name, self.label, batch_id, account.pw_name)
@@ -298,7 +304,7 @@ class BatchBackend(JobBackend, LoggingConfigurable):
             return  # no folder, or not a user's: nothing of ours to cancel
         done = self._as_user(account, self.cancel_command(batch_id), self._environment())
         if done.returncode != 0:
-            self.log.info("%s of %s: %s", self.cancel_command(batch_id)[0], name, done.stderr.strip())
+            self.log.info("%s of %s: %s", self.cancel_command(batch_id)[0], name, last_line(done.stderr))
 
     def logs(self, name: str, tail: int = 200) -> str:
         folder = self._folder(name)
@@ -428,7 +434,7 @@ class SlurmBackend(BatchBackend):
         if done.returncode != 0:
             if "Invalid job id" in done.stderr:
                 return None
-            raise VREError(f"scontrol show job {batch_id} failed: {done.stderr.strip()}", "check that slurmctld answers")
+            raise VREError(f"scontrol show job {batch_id} failed: {last_line(done.stderr)}", "check that slurmctld answers")
         fields = dict(re.findall(r"(\w+)=(\S*)", done.stdout))
         state = fields.get("JobState", "UNKNOWN")
         code = None
@@ -496,7 +502,7 @@ class PBSBackend(BatchBackend):
         if done.returncode != 0 or not done.stdout.strip():
             if "Unknown Job Id" in done.stderr or "Job has finished" in done.stderr:
                 return None
-            raise VREError(f"qstat -f {batch_id} failed: {done.stderr.strip()}", "check that the PBS server answers")
+            raise VREError(f"qstat -f {batch_id} failed: {last_line(done.stderr)}", "check that the PBS server answers")
         jobs = json.loads(done.stdout).get("Jobs") or {}
         record = jobs.get(batch_id) or next(iter(jobs.values()), None)
         if record is None:

@@ -11,6 +11,7 @@ waits only for its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -55,60 +56,85 @@ def where_notebook() -> bytes:
 
 
 @dataclass
-class SlurmJobsHub:
-    hub: RunningHub
-    spool: Path
-    users: dict  # name -> JobsUser
+class JobsHub:
+    """A running test hub and its jobs service (benchmarks/bench_jobs_backend.py uses it too)."""
 
-    def user(self, make_account, backend, account: bool = True) -> JobsUser:
+    hub: RunningHub
+
+    def user(self, make_account, files, notebooks: dict, account: bool = True) -> JobsUser:
+        """A hub user (with a Unix account of the same name unless ``account`` is False) whose
+        ~/work holds ``notebooks`` (name -> bytes), written with ``files`` (a DockerBackend)."""
         name = f"sj{os.urandom(3).hex()}"
         if account:
             make_account(name)
         self.hub.client.ensure_user(name)
         self.hub.users.append(name)
         user = JobsUser(name, self.hub.client.token_for(name, note="slurm jobs tests"), f"{self.hub.url}/services/jobs/")
-        files = {p.name: p.read_bytes() for p in NOTEBOOKS.glob("*.ipynb")} | {"where.ipynb": where_notebook()}
-        backend.write_files(home_volume_name(name), "work", files)
+        files.write_files(home_volume_name(name), "work", notebooks)
         wait_for_service(user)
         return user
+
+
+def slurm_config(spool: Path) -> str:
+    """The jobs service's settings for the test cluster (its vre_jobs_config.py)."""
+    return (
+        'c.JobsService.backend = "slurm"\n'
+        'c.JobsService.mem_limit = "1G"\n'
+        f"c.BatchBackend.spool_dir = {str(spool)!r}\n"
+        f"c.BatchBackend.python = {sys.executable!r}\n"  # the project's venv: papermill and ipykernel
+        "c.BatchBackend.poll_interval = 0.5\n"
+    )
+
+
+@contextlib.contextmanager
+def spool_folder():
+    """The jobs' spool folder: not under pytest's 0700 basetemp, the users' jobs write below it."""
+    spool = Path(tempfile.mkdtemp(prefix="vre-spool-"))
+    spool.chmod(0o711)
+    try:
+        yield spool
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def jobs_hub(state_path: Path, image: str, files, config: str):
+    """A hub (as `vre up` starts it) whose jobs service reads ``config``; removed after."""
+    state = StateDir(state_path)
+    state.path.mkdir(parents=True, exist_ok=True)
+    (state.path / "vre_jobs_config.py").write_text(config)
+    process = start_hub(state, {"VRE_PROXY_COMMAND": engine.ensure_proxy(), "VRE_USER_IMAGE": image})
+    hub = RunningHub(process, HubClient(process.url, state.admin_token))
+    try:
+        yield JobsHub(hub)
+    finally:
+        files.expire_scratch(all_=True)  # its file-access containers hold the homes
+        hub.stop()
+
+
+def notebooks() -> dict:
+    return {p.name: p.read_bytes() for p in NOTEBOOKS.glob("*.ipynb")} | {"where.ipynb": where_notebook()}
 
 
 @pytest.fixture(scope="module")
 def slurm_jobs(tmp_path_factory, slurm_cluster, unix_user, backend, user_image):  # noqa: F811
     """A hub whose jobs service submits to the test Slurm cluster."""
     need(os.geteuid() == 0, "the Slurm backend submits as the users' accounts: needs root")
-    # Not under pytest's 0700 basetemp: the users' jobs write in their folders below it.
-    spool = Path(tempfile.mkdtemp(prefix="vre-spool-"))
-    spool.chmod(0o711)
-    state = StateDir(tmp_path_factory.mktemp("hub-slurm-jobs"))
-    (state.path / "vre_jobs_config.py").write_text(
-        'c.JobsService.backend = "slurm"\n'
-        "c.JobsService.max_concurrent = 12\n"
-        "c.JobsService.max_per_user = 12\n"
-        'c.JobsService.mem_limit = "1G"\n'
-        f"c.BatchBackend.spool_dir = {str(spool)!r}\n"
-        f"c.BatchBackend.python = {sys.executable!r}\n"  # the project's venv: papermill and ipykernel
-        "c.BatchBackend.poll_interval = 0.5\n"
-    )
-    with python_executable_by_all():
-        process = start_hub(state, {"VRE_PROXY_COMMAND": engine.ensure_proxy(), "VRE_USER_IMAGE": user_image})
-        hub = RunningHub(process, HubClient(process.url, state.admin_token))
-        try:
-            yield SlurmJobsHub(hub, spool, {})
-        finally:
-            backend.expire_scratch(all_=True)  # its file-access containers hold the homes
-            hub.stop()
-            shutil.rmtree(spool, ignore_errors=True)
+    with spool_folder() as spool, python_executable_by_all():
+        # All of the module's jobs at once.
+        settings = slurm_config(spool) + "c.JobsService.max_concurrent = 12\nc.JobsService.max_per_user = 12\n"
+        with jobs_hub(tmp_path_factory.mktemp("hub-slurm-jobs"), user_image, backend, settings) as hub:
+            yield hub
 
 
 @pytest.fixture(scope="module")
 def alice(slurm_jobs, unix_user, backend):  # noqa: F811
-    return slurm_jobs.user(unix_user, backend)
+    return slurm_jobs.user(unix_user, backend, notebooks())
 
 
 @pytest.fixture(scope="module")
 def bob(slurm_jobs, unix_user, backend):  # noqa: F811
-    return slurm_jobs.user(unix_user, backend)
+    return slurm_jobs.user(unix_user, backend, notebooks())
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +250,7 @@ def test_sweep_of_six_through_sbatch(alice, submitted, backend):
 
 
 def test_bad_input_is_one_line_and_queues_nothing(slurm_jobs, unix_user, backend, alice):  # noqa: F811
-    nobody = slurm_jobs.user(unix_user, backend, account=False)  # a hub user without a Unix account
+    nobody = slurm_jobs.user(unix_user, backend, notebooks(), account=False)  # a hub user without a Unix account
     r = nobody.api("POST", "jobs", json={"notebook": "work/where.ipynb"})
     assert r.status_code == 400
     error = r.json()["error"]
