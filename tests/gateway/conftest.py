@@ -206,7 +206,10 @@ def pytest_collection_modifyitems(items):
     # dask-gateway's client can block in a read with no timeout of its own (seen under heavy
     # load); the default signal-based timeout cannot interrupt it there, so a hung gateway
     # test must fail after 10 minutes by the thread method instead of holding the whole run.
+    # (A module may give a longer limit: the notebook runs.)
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.timeout(600, method="thread"))
+            marker = item.get_closest_marker("timeout")
+            seconds = max(600, marker.args[0] if marker and marker.args else 0)
+            item.add_marker(pytest.mark.timeout(seconds, method="thread"))

@@ -7,6 +7,7 @@ CASES = [
     ("neo_ecological_niche", {"bbox": [5.0, 40.0, -5.0, 50.0]}, "empty region"),
     ("neo_ecological_niche", {"bbox": [100.0, 0.0, 120.0, 10.0]}, "holds no grid cells"),
     ("neo_ecological_niche", {"period": [1950, 1960]}, "is outside the data (1993-2022)"),
+    ("neo_ecological_niche", {"compute": "cloud"}, "unknown compute 'cloud'; use 'local' or 'gateway'"),
     ("ocean_marine_heatwaves", {"variable": "temperature"}, "unknown variable 'temperature'"),
     ("atmosphere_co2_trend", {"period": [1900, 1950]}, "is outside the data (1958-2001)"),
     ("land_snow_cover", {"bbox": [5.0, 45.0, 6.0, 46.0]}, "holds no land-cover pixels"),
