@@ -152,6 +152,58 @@ def _open_catalog(path: str):
     return intake.open_catalog(path)
 
 
+class _StoredEntries(Sequence):
+    """The entries of a cached index: one pickled tuple each, end to end in one byte string, made an
+    :class:`Entry` when first read.
+
+    Unpickling 100,000 metadata dicts took 5 s, which a notebook pays before the browser shows; one byte
+    string (memory-mapped from the cache) and its offsets load in a few milliseconds, and a screen reads a few
+    hundred entries.
+    """
+
+    __slots__ = ("_blob", "_offsets", "_made", "catalog_path")
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, catalog_path: Path | None = None):
+        self._blob, self._offsets, self._made, self.catalog_path = blob, offsets, {}, catalog_path
+
+    @classmethod
+    def of(cls, entries) -> "_StoredEntries":
+        if isinstance(entries, cls):
+            return entries
+        import pickle
+
+        docs = [pickle.dumps((e.id, e.pole, e.name, e.description, e.metadata, e.has_remote,
+                              None if e.catalog_path is None else str(e.catalog_path)), protocol=5)
+                for e in entries]
+        offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum([len(d) for d in docs], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(docs), dtype=np.uint8), offsets)  # an array: mapped, not copied, from the cache
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]  # negative indices, IndexError
+        entry = self._made.get(i)
+        if entry is None:
+            import pickle
+
+            a, b = self._offsets[i], self._offsets[i + 1]
+            ident, pole, name, description, metadata, has_remote, path = pickle.loads(memoryview(self._blob)[a:b])
+            # Opened where the catalogue is now (a read-only mount in a user's container), not where it was indexed.
+            path = self.catalog_path or (None if path is None else Path(path))
+            entry = self._made[i] = Entry(ident, pole, name, description, metadata, path, has_remote)
+        return entry
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __reduce__(self):
+        return _StoredEntries, (self._blob, self._offsets)
+
+
 class _Hits(Sequence):
     """The entries of a result, in rank order, looked up only when read (100,000 hits cost nothing until listed)."""
 
@@ -207,11 +259,16 @@ class CatalogIndex:
 
     def __init__(self, entries: list[Entry]):
         self.entries = list(entries)
-        self._by_id = {e.id: i for i, e in enumerate(self.entries)}
+        self._ids = [e.id for e in self.entries]
+        self._by_id = {ident: i for i, ident in enumerate(self._ids)}
         if len(self._by_id) != len(self.entries):
             dup = sorted({e.id for e in self.entries if sum(x.id == e.id for x in self.entries) > 1})
             raise ValueError(f"duplicate entry ids {dup}; give every source a unique name")
         self._build()
+
+    def __getstate__(self):
+        """Pickled (the index cache) with its entries as compact records (see :class:`_StoredEntries`)."""
+        return {**self.__dict__, "entries": _StoredEntries.of(self.entries)}
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -226,6 +283,8 @@ class CatalogIndex:
         if fingerprint:
             cached = _read_cache(root, fingerprint)
             if cached is not None:
+                if isinstance(cached.entries, _StoredEntries):
+                    cached.entries.catalog_path = root
                 return cached
         index = cls._build_from_tree(read_tree(root))
         if fingerprint:
@@ -324,8 +383,9 @@ class CatalogIndex:
             codes = [lookup.setdefault(v, len(lookup)) for values in per_doc for v in values]
             self._facet_lookup[facet] = lookup
             self._facet_values[facet] = list(lookup)
-            self._facet_docs[facet] = np.repeat(np.arange(n, dtype=np.int64), [len(v) for v in per_doc]) if n else np.zeros(0, dtype=np.int64)
-            self._facet_codes[facet] = np.asarray(codes, dtype=np.int64)
+            # int32 (as the postings): half the cache to read before the first screen
+            self._facet_docs[facet] = np.repeat(np.arange(n, dtype=np.int32), [len(v) for v in per_doc]) if n else np.zeros(0, dtype=np.int32)
+            self._facet_codes[facet] = np.asarray(codes, dtype=np.int32)
         # Where each document's values start in its facet's (document-ordered) pairs: counting the values of a
         # few matching documents gathers them instead of scanning every pair.
         self._facet_starts = {f: np.searchsorted(self._facet_docs[f], np.arange(n + 1)) for f in FACETS}
@@ -342,8 +402,8 @@ class CatalogIndex:
         p_tok, p_doc = uniq // max(n, 1), uniq % max(n, 1)
         df = np.bincount(p_tok, minlength=len(vocab))
         idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-        self._p_doc = p_doc
-        self._p_score = idf[p_tok] * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths[p_doc] / avg))
+        self._p_doc = p_doc.astype(np.int32)
+        self._p_score = (idf[p_tok] * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths[p_doc] / avg))).astype(np.float32)
         self._indptr = np.searchsorted(p_tok, np.arange(len(vocab) + 1))
         self._vocab_ids = vocab
         self._vocab = sorted(vocab)
@@ -390,7 +450,7 @@ class CatalogIndex:
 
     @property
     def ids(self) -> list[str]:
-        return [e.id for e in self.entries]
+        return list(self._ids)
 
     def __getitem__(self, ident: str) -> Entry:
         try:
@@ -557,12 +617,18 @@ class FacetCounts(Mapping):
         return repr(dict(self))
 
 
-CACHE_VERSION = 3  # 2: per-document facet offsets, lazy facet counts; 3: sample facet
+CACHE_VERSION = 5  # 2: per-document facet offsets, lazy facet counts; 3: sample facet; 4: entries as compact
+#   records, fingerprint relative to the catalogue folder (the same cache serves a read-only mount elsewhere);
+#   5: arrays stored beside the pickle and memory-mapped (see _write_cache)
 CACHE_NAME = ".vre-catalog-index.pkl"
+_CACHE_MAGIC = b"VRE-CATALOG-INDEX\n"
 
 
 def _fingerprint(root: Path) -> list | None:
-    """(path, size, mtime) of the root catalogue and of every sub-catalogue it names; None if unreadable."""
+    """(path relative to the root's folder, size, mtime) of the root catalogue and of every sub-catalogue it
+    names; None if unreadable.  Relative, so a cache built on the host is valid where the folder is mounted."""
+    import os
+
     from .layout import read_yaml, sub_catalog_path
 
     try:
@@ -571,7 +637,7 @@ def _fingerprint(root: Path) -> list | None:
             sub = sub_catalog_path(spec, root.parent)
             if sub is not None:
                 files.append(sub.resolve())
-        return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        return [(os.path.relpath(f, root.parent), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     except Exception:  # noqa: BLE001 - no cache then; building will report the real error
         return None
 
@@ -593,6 +659,8 @@ def _trusted(path: Path) -> bool:
 
 
 def _read_cache(root: Path, fingerprint: list):
+    import json
+    import mmap
     import pickle
 
     for path in _cache_paths(root):
@@ -600,25 +668,54 @@ def _read_cache(root: Path, fingerprint: list):
             if not path.is_file() or not _trusted(path):
                 continue
             with open(path, "rb") as f:
-                data = pickle.load(f)
-            if data.get("version") == CACHE_VERSION and data.get("fingerprint") == fingerprint:
-                return data["index"]
+                if f.read(len(_CACHE_MAGIC)) != _CACHE_MAGIC:
+                    continue
+                header = json.loads(f.readline())
+                if header.get("version") != CACHE_VERSION or header.get("fingerprint") != json.loads(json.dumps(fingerprint)):
+                    continue
+                # The arrays are views of the mapped file, read when a query touches them: loading a 100,000-entry
+                # index costs the small objects only (the map outlives the file's closing; pages are shared).
+                view = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            start, length = header["pickle"]
+            return pickle.loads(view[start:start + length], buffers=[view[a:a + n] for a, n in header["buffers"]])
         except Exception:  # noqa: BLE001 - a stale or broken cache is ignored
             continue
     return None
 
 
 def _write_cache(root: Path, fingerprint: list, index) -> Path | None:
+    """One file: magic, a JSON header line (version, fingerprint, where the parts are), the pickled index, then
+    its arrays' bytes (pickle protocol 5 out-of-band buffers, 64-byte aligned) for :func:`_read_cache` to map."""
+    import json
     import os
     import pickle
     import tempfile
 
+    buffers: list = []
+    body = pickle.dumps(index, protocol=5, buffer_callback=buffers.append)
+    raw = [b.raw() for b in buffers]
     for path in _cache_paths(root):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vre-index-")
             with os.fdopen(fd, "wb") as f:
-                pickle.dump({"version": CACHE_VERSION, "fingerprint": fingerprint, "index": index}, f, protocol=5)
+                # Offsets depend on the header's length, which depends on the offsets: pad the header line.
+                header = {"version": CACHE_VERSION, "fingerprint": fingerprint, "pickle": [0, len(body)], "buffers": []}
+                size = len(json.dumps(header)) + 40 * (len(raw) + 2) + 64
+                offset = len(_CACHE_MAGIC) + size
+                header["pickle"] = [offset, len(body)]
+                offset += len(body)
+                for buf in raw:
+                    offset += -offset % 64
+                    header["buffers"].append([offset, buf.nbytes])
+                    offset += buf.nbytes
+                line = json.dumps(header).encode()
+                assert len(line) < size, "cache header padding too small"
+                f.write(_CACHE_MAGIC + line.ljust(size - 1) + b"\n")
+                f.write(body)
+                for buf, (at, _n) in zip(raw, header["buffers"]):
+                    f.write(b"\0" * (at - f.tell()))
+                    f.write(buf)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
             return path

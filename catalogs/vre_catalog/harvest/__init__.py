@@ -35,6 +35,10 @@ SOURCES_FILE = Path(__file__).resolve().parents[2] / "sources.yaml"
 PROTOCOLS = ("csw", "stac", "opensearch")
 STATE_DIR = ".harvest"
 ROOT_NAME = "catalog.yaml"
+# Where `vre catalog harvest` writes by default (on the hub host), and where user servers see that folder,
+# read-only (hub/jupyterhub_config.py, "harvested catalogues"; $VRE_HARVESTED_CATALOG names its root there).
+HARVESTED_DIR = SOURCES_FILE.parent / "harvested"
+HARVESTED_MOUNT = "/opt/vre/catalogs/harvested"
 
 
 class HarvestError(Exception):
