@@ -45,6 +45,23 @@ def login(url: str, username: str, password: str):
     return session
 
 
+#: Debian chromium as the browser tests launch it (Playwright, ``executable_path="/usr/bin/chromium"``).
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+
+
+def browser_login(page, url: str, username: str, password: str, then: str) -> None:
+    """Log a Playwright ``page`` in through the hub's login form; wait until it is at ``then``
+    (a path such as ``/services/workshop/``, reached through the hub's OAuth)."""
+    page.goto(f"{url}/hub/login?next={then}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(f"**{then}")
+
+
 def signup(url: str, username: str, password: str):
     """POST the hub's /hub/signup form as a browser does; returns (response, alert text)."""
     import html

@@ -22,6 +22,7 @@ from traitlets import Bool, Enum, Float, Integer, Unicode, default
 from traitlets.config import Application
 from vre_core.errors import VREError
 from vre_core.naming import RUN_AS, home_volume_name, user_image_tag
+from vre_core.web import static_settings
 
 from . import __version__
 from .batch import BACKENDS, BatchBackend, PBSBackend, SlurmBackend
@@ -189,8 +190,7 @@ class JobsService(Application):
             routes(prefix),
             jobs_manager=manager,
             template_path=str(Path(__file__).with_name("templates")),
-            static_path=str(Path(__file__).with_name("static")),
-            static_url_prefix=f"{prefix.rstrip('/')}/static/",
+            **static_settings(prefix, Path(__file__).with_name("static")),  # + vre_core's vre.js
             cookie_secret=os.urandom(32),
         )
         ip, port = self.ip, self.port

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import docker
 import docker.errors
 from vre_core.homes import HomeVolume, HomeVolumeError
-from vre_core.naming import home_volume_name, user_image_tag, work_volume_name
+from vre_core.naming import HOME, home_volume_name, user_image_tag, work_volume_name
 
 from .errors import WorkshopError
 
@@ -75,6 +75,37 @@ def copy_home(client, image: str, username: str, into: tarfile.TarFile, prefix: 
 def is_notebook(relative: PurePosixPath) -> bool:
     """User notebooks: ``*.ipynb`` outside hidden folders (checkpoints, caches)."""
     return relative.suffix == ".ipynb" and not any(p.startswith(".") for p in relative.parts)
+
+
+def home_notebook(path) -> str:
+    """``path`` as a notebook inside a home (relative, no ``..``, not hidden, ``.ipynb``), or
+    WorkshopError: what a browser sends is checked before any volume is looked at."""
+    relative = PurePosixPath(path) if isinstance(path, str) and path and "\0" not in path else None
+    if relative is None or relative.is_absolute() or ".." in relative.parts or not is_notebook(relative):
+        raise WorkshopError(
+            f"bad notebook path {path!r}",
+            "give a .ipynb path relative to your home, e.g. work/lesson.ipynb (no '..', no leading '/', no hidden folder)",
+        )
+    return str(relative)
+
+
+def notebooks_in(client, image: str, username: str) -> list[str]:
+    """The notebooks in ``username``'s home (relative paths; hidden folders left out)."""
+    with home(client, image, username, read_only=True) as volume:
+        return volume.files("*.ipynb")
+
+
+def read_notebooks(client, image: str, username: str, paths: list[str]) -> dict[str, bytes]:
+    """path -> content of each of ``paths`` (checked by :func:`home_notebook`) in ``username``'s home."""
+    paths = [home_notebook(path) for path in paths]
+    found = {}
+    with home(client, image, username, read_only=True) as volume:
+        for path in paths:
+            content = volume.read(f"{HOME}/{path}")
+            if content is None:
+                raise WorkshopError(f"no notebook {path} in {username}'s home", "choose one the form lists (reload the page)")
+            found[path] = content
+    return found
 
 
 def archive(client, image: str, usernames: list[str], out: Path, group: str | None = None) -> dict[str, int]:

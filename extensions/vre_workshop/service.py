@@ -20,11 +20,14 @@ service shares that participant's server with the teacher (JupyterHub 5 sharing 
 
     GET  api/whoami                                  name, admin, teacher
     GET  api/workshops                               the caller's workshops (all for an admin)
+    GET  api/notebooks                               what create may copy: {shipped: [...], home: [the caller's]}
     POST api/workshops                               {name, seats, expires, profile, shipped: [notebook...],
+                                                      home: [path of a notebook in the caller's home...],
                                                       shared_password, class_start, class_end, class_idle_minutes
                                                       [, teacher, notebooks (a path or git URL on the hub's host)]}
     GET  api/workshops/NAME                          the record
-    GET  api/workshops/NAME/status[?idle_minutes=15] live table: one row per participant
+    GET  api/workshops/NAME/status[?idle_minutes=15] live table: one row per participant, from the
+                                                     snapshot refreshed in the background (live.py), its age
     GET  api/workshops/NAME/roster.csv               seat list with passwords
     GET  api/workshops/NAME/cards                    printable cards (URL, login, password)
     POST api/workshops/NAME/prewarm                  {concurrency, rate, timeout, retries} (all optional):
@@ -48,21 +51,22 @@ import os
 import signal
 import tarfile
 from datetime import datetime, timezone
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import tempfile
 from functools import cached_property
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado import web
 from vre_core.errors import VREError
 from vre_core.hub import HubClient
-from vre_core.naming import RUN_AS, container_name
+from vre_core.naming import RUN_AS
 from vre_core.state import REPO_ROOT, StateDir, offered_profiles
+from vre_core.web import static_settings
 
-from . import collect, create, distribute, end, notebooks, prewarm, status
+from . import collect, create, distribute, end, homes, notebooks, prewarm
 from .context import Context
+from .live import LiveTable, freshness
 from .registry import NAME_PATTERN
 from .roles import TEACHERS_GROUP
 from .roster import read_roster
@@ -77,8 +81,6 @@ PAGE_CSP = (
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 #: The project's notebooks (those the user image ships), offered at creation.
 SHIPPED_NOTEBOOKS = REPO_ROOT / "notebooks"
-#: How long the live table waits for one participant's server (open notebooks, kernels).
-SESSIONS_TIMEOUT = 2
 #: A hub service whose token holds this scope acts as an admin here (``vre workshop`` on the
 #: hub's host, with the state folder's vre-admin token); a service's default teacher is
 #: ``<name>-teacher``, a person's is themselves.
@@ -93,12 +95,31 @@ class Console:
     def __init__(self, state: StateDir, token: str, image: str | None):
         self.state, self.token, self.image = state, token, image
         self.progress: dict[str, dict] = {}  # workshop -> prewarm progress
+        self._tasks: set[asyncio.Task] = set()
 
     @cached_property
     def hub(self) -> HubClient:
         # The public URL (written once the hub answers, after this service started): the
         # roster and cards give it to participants.
         return HubClient(self.state.hub_url, self.token)
+
+    @cached_property
+    def live(self) -> LiveTable:
+        """The live table's snapshot, refreshed in the background from the first request on."""
+        hub = HubClient(self.state.hub_url, self.token)  # its own connections, used from its threads
+        try:
+            docker = homes.docker_client()
+        except VREError:  # the table still shows the hub's view; memory is left out
+            docker = None
+        live = LiveTable(hub, docker)
+        self.keep(live.run())
+        return live
+
+    def keep(self, coroutine) -> None:
+        """Run ``coroutine`` in the background, holding on to it until it ends."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def context(self, lines: list | None = None) -> Context:
         ctx = Context(state=self.state, image=self.image, say=(lines.append if lines is not None else lambda _m: None))
@@ -234,13 +255,33 @@ class Workshops(Handler):
         offered = shipped_notebooks()
         if not isinstance(shipped, list) or any(name not in offered for name in shipped):
             raise web.HTTPError(400, f"unknown shipped notebook in {shipped!r}; choose among: {', '.join(offered)}")
+        own = data.get("home") or []
+        if not isinstance(own, list):
+            raise web.HTTPError(400, "home must be a list of notebook paths in your home, e.g. [\"work/lesson.ipynb\"]")
+        if own and self.current_user.get("kind") == "service":
+            raise web.HTTPError(400, "a service has no home to copy from; give notebooks (a path on the hub's host) instead")
         lines = []
         ctx = self.console.context(lines)
-        packed = [await self.run(notebooks.load, str(SHIPPED_NOTEBOOKS / name)) for name in shipped]  # before any change
+        # Read before any change: a bad path or a missing notebook makes nothing.
+        packed = [await self.run(notebooks.load, str(SHIPPED_NOTEBOOKS / name)) for name in shipped]
+        if own:
+            files = await self.run(lambda: homes.read_notebooks(ctx.docker, ctx.user_image, self.current_user["name"], own))
+            packed.append(pack(files))
         workshop = await self.run(create.create, ctx, request)
         for one in packed:
             await self.run(distribute.distribute, ctx, workshop, one)
         self.write_json({**summary(workshop), "log": lines}, status=201)
+
+
+class Notebooks(Handler):
+    async def get(self):
+        if not (self.is_admin or self.is_teacher):
+            raise web.HTTPError(403, f"only teachers (hub group {TEACHERS_GROUP!r}) and admins create workshops")
+        own = []
+        if self.current_user.get("kind") != "service":  # a person: their own home, nobody else's
+            ctx = self.console.context()
+            own = await self.run(lambda: homes.notebooks_in(ctx.docker, ctx.user_image, self.current_user["name"]))
+        self.write_json({"shipped": shipped_notebooks(), "home": own})
 
 
 class Workshop(Handler):
@@ -280,44 +321,9 @@ class Status(Handler):
             idle_minutes = float(self.get_query_argument("idle_minutes", "15"))
         except ValueError:
             raise web.HTTPError(400, "idle_minutes must be a number; give minutes, e.g. 15") from None
-        rows = await self.run(live_table, self.console, workshop, idle_minutes)
+        rows, snapshot = await self.console.live.table(workshop, idle_minutes)
         self.write_json({"workshop": workshop.name, "teacher": workshop.teacher, "participants": rows,
-                         "prewarm": self.console.progress.get(name)})
-
-
-def live_table(console: Console, workshop, idle_minutes: float = 15) -> list[dict]:
-    """One row per participant: the hub's view (as ``vre workshop status``) plus, for running
-    servers, the memory its container uses (Docker) and the notebooks open and kernels busy
-    (the server's /api/sessions, read with the service's token). Participants are looked up
-    in parallel: the table is refreshed every few seconds for up to a class of 30 or more."""
-    ctx = console.context()
-    now = datetime.now(timezone.utc)
-
-    def row_of(user: str) -> dict:
-        model = console.hub.user(user)
-        state, detail = status.classify(model, workshop.prewarm.get(user), idle_minutes * 60, now)
-        # Logged in: holds a token issued to a browser session (OAuth, e.g. their JupyterLab);
-        # prewarm and API tokens carry no session.
-        tokens = (console.hub.found(f"{console.hub.user_path(user)}/tokens") or {}).get("api_tokens", [])
-        row = {"user": user, "state": state, "last_activity": (model or {}).get("last_activity"),
-               "detail": detail, "logged_in": any(t.get("session_id") for t in tokens)}
-        if state not in ("running", "idle"):
-            return row
-        try:
-            stats = ctx.docker.containers.get(container_name(user)).stats(stream=False, one_shot=True)
-            row["memory_mib"] = round(stats["memory_stats"]["usage"] / 2**20)
-        except Exception:  # the table shows what it can; a container going away is normal here
-            pass
-        response = console.hub.session.get(f"{console.hub.url}/user/{quote(user)}/api/sessions", timeout=SESSIONS_TIMEOUT)
-        if response.status_code == 200:
-            sessions = [s for s in response.json() if s.get("type") == "notebook"]
-            row["notebooks"] = [s.get("path", "") for s in sessions]
-            states = {(s.get("kernel") or {}).get("execution_state") for s in sessions}
-            row["kernel"] = "busy" if "busy" in states else ("idle" if sessions else "")
-        return row
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        return list(pool.map(row_of, workshop.participants))
+                         "prewarm": self.console.progress.get(name), "snapshot": freshness(snapshot)})
 
 
 class Roster(Handler):
@@ -363,8 +369,9 @@ class Prewarm(Handler):
                 progress["state"] = "done"
             except Exception as error:  # shown in the page; the hub log has the rest
                 progress["state"], progress["error"] = "failed", str(error)
+            self.console.live.changed_now()  # the table shows the servers started, at once
 
-        asyncio.ensure_future(background())
+        self.console.keep(background())
         self.write_json(progress, status=202)
 
 
@@ -394,7 +401,7 @@ class Push(Handler):
             raise web.HTTPError(400, f"bad notebook name {filename!r}; give a plain file name ending in .ipynb")
         if not isinstance(data.get("content"), dict):
             raise web.HTTPError(400, "content must be the notebook (a JSON object)")
-        packed = pack_one(filename, json.dumps(data["content"]).encode())
+        packed = pack({filename: json.dumps(data["content"]).encode()})
         lines = []
         await self.run(distribute.distribute, self.console.context(lines), workshop, packed)
         self.write_json({"pushed": filename, "log": lines})
@@ -430,7 +437,10 @@ class End(Handler):
             raise web.HTTPError(403, "only admins choose the archive file or remove accounts early; leave them out")
         archive_to = Path(data["archive"]) if data.get("archive") else None
         lines = []
-        archive = await self.run(end.end, self.console.context(lines), workshop, archive_to, bool(data.get("remove")))
+        try:
+            archive = await self.run(end.end, self.console.context(lines), workshop, archive_to, bool(data.get("remove")))
+        finally:
+            self.console.live.changed_now()  # servers stopped, accounts disabled (some, if it failed)
         self.write_json({"ended": True, "archive": archive.name, "log": lines})
 
 
@@ -439,14 +449,16 @@ def shipped_notebooks() -> list[str]:
     return sorted(path.name for path in SHIPPED_NOTEBOOKS.glob("*.ipynb"))
 
 
-def pack_one(filename: str, content: bytes) -> bytes:
-    """One file as the tar that :func:`distribute.distribute` unpacks, owned by jovyan."""
+def pack(files: dict[str, bytes]) -> bytes:
+    """Files (relative path -> content) as the tar that :func:`distribute.distribute` unpacks,
+    owned by jovyan (folders on the way are made by the unpacking, as jovyan)."""
     uid, gid = (int(part) for part in RUN_AS.split(":"))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(filename)
-        info.size, info.mode, info.uid, info.gid = len(content), 0o644, uid, gid
-        tar.addfile(info, io.BytesIO(content))
+        for filename, content in files.items():
+            info = tarfile.TarInfo(filename)
+            info.size, info.mode, info.uid, info.gid = len(content), 0o644, uid, gid
+            tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
 
 
@@ -463,6 +475,7 @@ def routes(prefix: str) -> list:
         (rf"{prefix}?", Page),
         (rf"{prefix}oauth_callback", HubOAuthCallbackHandler),
         (rf"{prefix}api/whoami", WhoAmI),
+        (rf"{prefix}api/notebooks", Notebooks),
         (rf"{prefix}api/workshops", Workshops),
         (rf"{w}", Workshop),
         (rf"{w}/status", Status),
@@ -485,8 +498,7 @@ async def serve() -> None:
         routes(prefix), console=Console(state, os.environ["JUPYTERHUB_API_TOKEN"], image=None),  # None: the spawner's
         cookie_secret=os.urandom(32),
         template_path=str(Path(__file__).with_name("templates")),
-        static_path=str(Path(__file__).with_name("static")),
-        static_url_prefix=f"{prefix}static/",
+        **static_settings(prefix, Path(__file__).with_name("static")),  # + vre_core's vre.js
     )
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     server = app.listen(url.port, url.hostname, xheaders=True)

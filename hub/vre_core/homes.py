@@ -165,9 +165,11 @@ class HomeVolume:
                 with self._lock:
                     self._box = None
 
-    def _run(self, command: list[str], user: str = RUN_AS, what: str = "", before=None, nocopy=False) -> None:
-        """Start a one-off container running ``command``; ``before(container)`` prepares it."""
-        container = self._create(entrypoint=command[:1], command=command[1:], user=user, read_only=False, nocopy=nocopy)
+    def _run(self, command: list[str], user: str = RUN_AS, what: str = "", before=None, nocopy=False,
+             read_only: bool = False) -> bytes:
+        """Start a one-off container running ``command``; ``before(container)`` prepares it.
+        Returns what the command wrote to its standard output."""
+        container = self._create(entrypoint=command[:1], command=command[1:], user=user, read_only=read_only, nocopy=nocopy)
         try:
             if before:
                 before(container)
@@ -176,6 +178,7 @@ class HomeVolume:
             if result.get("StatusCode") != 0:
                 logs = self.api.logs(container).decode(errors="replace").strip().splitlines()[-1:]
                 raise HomeVolumeError(f"{what} failed: {logs[0] if logs else result}", "check the volume and the user image")
+            return self.api.logs(container, stdout=True, stderr=False)
         finally:
             self._remove(container)
 
@@ -219,6 +222,20 @@ class HomeVolume:
             if member is None or not member.isfile():
                 return None
             return tar.extractfile(member).read()
+
+    def files(self, pattern: str = "*.ipynb", max_depth: int = 4) -> list[str]:
+        """Paths, relative to the home, of the files named like ``pattern`` (a ``find -name``
+        pattern) at most ``max_depth`` folders deep, hidden folders left out; sorted. Lists
+        only (``find`` as the image's user, read-only, no network): nothing is copied out.
+        A volume that was never made holds nothing (and is not made)."""
+        if self.volume is not None and not self.exists():
+            return []
+        out = self._run(
+            ["find", HOME, "-mindepth", "1", "-maxdepth", str(max_depth), "-name", ".*", "-prune",
+             "-o", "-type", "f", "-name", pattern, "-print0"],
+            what=f"listing {self.volume}", read_only=True,
+        )
+        return sorted(posixpath.relpath(path, HOME) for path in out.decode(errors="replace").split("\0") if path)
 
     def copy_out(self, into: tarfile.TarFile, prefix: str, keep: Callable[[PurePosixPath], bool] | None = None) -> int:
         """Stream the whole home into the open tar ``into`` under ``prefix``; files added.

@@ -109,6 +109,22 @@ class HubClient(ServiceClient):
     def user(self, name: str) -> dict | None:
         return self.found(self.user_path(name))
 
+    def users(self, **params) -> list[dict]:
+        """Every user model in one listing (``GET /users``, page after page: a large page, as
+        many as the hub's ``api_page_max_limit`` allows), e.g. ``users(state="active")``. With
+        a token holding ``read:servers`` the models include their servers' state."""
+        found, offset = [], 0
+        while True:
+            page = self.request(
+                "GET", "/users", params={**params, "offset": offset, "limit": 10_000},
+                headers={"Accept": "application/jupyterhub-pagination+json"},
+            ).json()
+            found += page["items"]
+            following = page["_pagination"].get("next")
+            if not following:
+                return found
+            offset = following["offset"]
+
     def ensure_user(self, name: str, admin: bool = False) -> dict:
         user = self.user(name)
         if user is not None:

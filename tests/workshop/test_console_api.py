@@ -15,6 +15,7 @@ import json
 import time
 import zipfile
 
+import docker
 import pytest
 import requests
 
@@ -78,6 +79,36 @@ def test_teacher_creates_without_restart(ws_hub, people, workshops):
     assert all(user in seats.text for user in workshops["alice"]["participants"])
 
 
+def test_live_table_snapshot_follows_servers(ws_hub, people, workshops):
+    """The table is answered from a snapshot that the console refreshes every few seconds: a
+    participant's server started, then stopped, behind the console's back (straight through
+    the hub API) shows in the table within a few seconds, and the answer says how old it is."""
+    token, name = people["alice"][1], workshops["alice"]["name"]
+    user = workshops["alice"]["participants"][1]
+
+    def look():
+        answer = console(ws_hub, "GET", f"workshops/{name}/status", token).json()
+        return next(row for row in answer["participants"] if row["user"] == user), answer["snapshot"]
+
+    def within(seconds, state):
+        since = time.monotonic()
+        while (row := look()[0])["state"] != state:
+            assert time.monotonic() - since < seconds, f"{user} still {row['state']} after {seconds} s"
+            time.sleep(0.5)
+        return row, time.monotonic() - since
+
+    row, first = look()
+    assert row["state"] == "stopped" and first["taken"] and 0 <= first["age_seconds"] < 30, first
+    ws_hub.client.start_server(user)
+    row, delay = within(15, "running")
+    assert row["memory_mib"] > 0 and row["notebooks"] == [] and row["kernel"] == "", row
+    ws_hub.client.stop_server(user)
+    row, delay_stop = within(15, "stopped")
+    assert "memory_mib" not in row
+    assert look()[1]["taken"] > first["taken"]
+    print(f"running shown {delay:.1f} s after ready, stopped {delay_stop:.1f} s after stop")
+
+
 def test_bad_input_is_one_line_and_makes_nothing(ws_hub, people):
     token = people["alice"][1]
     response = console(ws_hub, "POST", "workshops", token, json={"name": "Bad Name!", "seats": 2})
@@ -92,6 +123,53 @@ def test_bad_input_is_one_line_and_makes_nothing(ws_hub, people):
                            json={"name": f"{ws_hub.prefix}-z", "seats": 1, field: value})
         assert response.status_code == 400 and field in response.json()["error"], response.text
     assert ws_hub.client.group(f"{ws_hub.prefix}-z") is None
+
+
+def test_notebooks_from_the_teachers_own_home(ws_hub, people):
+    """The create form offers the shipped notebooks and those in the teacher's OWN home (read
+    through vre_core.homes.HomeVolume); what is chosen there lands in every participant's home.
+    A path leaving the home, or naming a notebook only another teacher has, is a one-line 400
+    and makes nothing."""
+    from vre_core.homes import HomeVolume
+    from vre_core.naming import HOME
+
+    (alice, alice_token), (bob, bob_token) = people["alice"], people["bob"]
+    docker_client = docker.from_env()
+    lesson = json.dumps({"cells": [], "metadata": {"lesson": "intro"}, "nbformat": 4, "nbformat_minor": 5}).encode()
+    with HomeVolume.of(docker_client, ws_hub.image, alice) as home:  # as saved from her JupyterLab
+        home.ensure()
+        home.write("lessons", {"intro.ipynb": lesson, "data.csv": b"a,b\n"})
+        home.write(".secret", {"hidden.ipynb": lesson})
+    with HomeVolume.of(docker_client, ws_hub.image, bob) as home:
+        home.ensure()
+        home.write("", {"bob-only.ipynb": lesson})
+
+    offered = console(ws_hub, "GET", "notebooks", alice_token).json()
+    assert offered["home"] == ["lessons/intro.ipynb"] and "neo_ecological_niche.ipynb" in offered["shipped"]
+    assert console(ws_hub, "GET", "notebooks", bob_token).json()["home"] == ["bob-only.ipynb"]
+
+    name = f"{ws_hub.prefix}-h"
+    for bad, words in (
+        ("../../etc/passwd", "bad notebook path"), ("/home/jovyan/lessons/intro.ipynb", "bad notebook path"),
+        ("lessons/../../../etc/x.ipynb", "bad notebook path"), (".secret/hidden.ipynb", "bad notebook path"),
+        ("bob-only.ipynb", f"no notebook bob-only.ipynb in {alice}'s home"),  # bob's, not hers
+    ):
+        response = console(ws_hub, "POST", "workshops", alice_token, json={"name": name, "seats": 1, "home": [bad]})
+        assert response.status_code == 400, (bad, response.text)
+        error = response.json()["error"]
+        assert words in error and "\n" not in error, error
+    assert ws_hub.client.group(name) is None and not ws_hub.client.user(f"{name}-01")  # nothing made
+
+    made = console(ws_hub, "POST", "workshops", alice_token,
+                   json={"name": name, "seats": 1, "home": ["lessons/intro.ipynb"], "shipped": ["neo_ecological_niche.ipynb"]})
+    assert made.status_code == 201, made.text
+    participant = made.json()["participants"][0]
+    with HomeVolume.of(docker_client, ws_hub.image, participant, read_only=True) as home:
+        copied = home.read(f"{HOME}/workshops/{name}/lessons/intro.ipynb")
+        assert json.loads(copied)["metadata"] == {"lesson": "intro"}
+        assert home.read(f"{HOME}/workshops/{name}/neo_ecological_niche.ipynb") is not None
+    participant_token = ws_hub.client.token_for(participant, note="console tests")
+    assert console(ws_hub, "GET", "notebooks", participant_token).status_code == 403
 
 
 @pytest.mark.parametrize(

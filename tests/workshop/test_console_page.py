@@ -25,15 +25,10 @@ import requests
 
 from hub.kernel_client import KernelSession
 from vre_core import accounts
-from vre_testing import login
+from vre_testing import CHROMIUM_ARGS, browser_login, login
 from vre_workshop.service import TEACHERS_GROUP
 
 pytestmark = [pytest.mark.docker]
-
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
-]
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -59,7 +54,7 @@ def _wait(condition, timeout, what):
         time.sleep(1)
 
 
-def test_teacher_runs_a_workshop_from_the_browser(ws_hub, tmp_path):
+def test_teacher_runs_a_workshop_from_the_browser(ws_hub, tmp_path, output_dir):
     client, url = ws_hub.client, ws_hub.url
     teacher, password = f"{ws_hub.prefix}-prof", secrets.token_urlsafe(12)
     client.ensure_user(teacher)
@@ -76,11 +71,7 @@ def test_teacher_runs_a_workshop_from_the_browser(ws_hub, tmp_path):
         page = context.new_page()
         page.set_default_timeout(60_000)
         try:
-            page.goto(f"{url}/hub/login?next=/services/workshop/")
-            page.fill("input[name=username]", teacher)
-            page.fill("input[name=password]", password)
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url("**/services/workshop/")
+            browser_login(page, url, teacher, password, then="/services/workshop/")
             page.wait_for_selector("text=Signed in as")
 
             page.fill("#name", name)
@@ -129,6 +120,9 @@ def test_teacher_runs_a_workshop_from_the_browser(ws_hub, tmp_path):
             _wait(lambda: "answer.ipynb" in _row_text(page, participant), 60, "the open notebook never showed")
             row = _row_text(page, participant)
             assert "yes" in row and "running" in row and "MiB" in row
+            assert re.match(r"as of \d\d:\d\d:\d\d UTC \(\d+ s ago\)", page.inner_text("#fresh"))  # the snapshot's age
+            # docs/screenshot-workshop-console.png is this one
+            page.screenshot(path=str(output_dir / "workshop-console.png"), full_page=True)
 
             with context.expect_page() as lab:
                 page.locator(f"#status tr[data-user='{participant}'] button").click()

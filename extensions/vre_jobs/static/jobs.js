@@ -3,35 +3,12 @@
 // Everything shown comes from the REST API and much of it from users (notebook paths,
 // parameters, errors a notebook wrote about itself), and an admin sees every user's rows:
 // the page inserts it only as text (textContent, never innerHTML). The service's
-// Content-Security-Policy allows no inline script, so this file is the page's only script.
+// Content-Security-Policy allows no inline script: this file and vre.js are the page's scripts.
 "use strict";
 
-const base = location.pathname.replace(/\/?$/, "/");
-const $ = (id) => document.getElementById(id);
-const XSRF = document.querySelector('meta[name="xsrf-token"]').content;
-
-// el("td", {className: "x"}, "text", otherNode): an element with properties and text/node children.
-function el(tag, props, ...children) {
-  const node = Object.assign(document.createElement(tag), props || {});
-  for (const child of children) {
-    if (child === null || child === undefined || child === "") continue;
-    node.append(child instanceof Node ? child : String(child));  // strings become text nodes
-  }
-  return node;
-}
+// el(), api(), say(), $, base, XSRF: vre.js (vre_core/static), loaded first.
 const code = (text) => el("code", null, text);
 
-async function api(method, path, body) {
-  const r = await fetch(base + "api/" + path, {
-    method, credentials: "same-origin",
-    headers: {"X-XSRFToken": XSRF, "Content-Type": "application/json"},
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = r.status === 204 ? {} : await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.error || r.statusText);
-  return data;
-}
-function say(text, kind) { const m = $("message"); m.textContent = text; m.className = kind; }
 function parseJSON(id) {
   const text = $(id).value.trim();
   if (!text) return undefined;

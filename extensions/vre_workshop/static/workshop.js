@@ -1,34 +1,12 @@
 // The teacher's console: create a workshop, its seat list and cards, prewarm, the live table
-// (refreshed every 5 s), open a participant's JupyterLab, push a notebook, collect, end.
+// (asked for every 3 s; the service answers from a snapshot it refreshes every few seconds,
+// and the page says how old it is), open a participant's JupyterLab, push a notebook, collect, end.
 //
 // What the API returns may come from participants (notebook paths): the page inserts it
 // only as text (textContent, never innerHTML); the service's CSP allows no inline script.
 "use strict";
 
-const base = location.pathname.replace(/\/?$/, "/");
-const $ = (id) => document.getElementById(id);
-const XSRF = document.querySelector('meta[name="xsrf-token"]').content;
-
-function el(tag, props, ...children) {
-  const node = Object.assign(document.createElement(tag), props || {});
-  for (const child of children) {
-    if (child === null || child === undefined || child === "") continue;
-    node.append(child instanceof Node ? child : String(child));  // strings become text nodes
-  }
-  return node;
-}
-
-async function api(method, path, body) {
-  const r = await fetch(base + "api/" + path, {
-    method, credentials: "same-origin",
-    headers: {"X-XSRFToken": XSRF, "Content-Type": "application/json"},
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.error || r.statusText);
-  return data;
-}
-function say(text, kind) { const m = $("message"); m.textContent = text; m.className = kind; }
+// el(), api(), say(), $, base, XSRF: vre.js (vre_core/static), loaded first.
 const current = () => $("workshop").value;
 const wpath = (rest) => `workshops/${encodeURIComponent(current())}${rest}`;
 
@@ -58,10 +36,20 @@ async function create(ev) {
     const w = await api("POST", "workshops", {
       name: $("name").value, seats: Number($("seats").value), expires: $("expires").value || null,
       profile: $("profile").value || null, shipped: [...$("shipped").selectedOptions].map((o) => o.value),
+      home: [...$("home").selectedOptions].map((o) => o.value),
     });
     say(`workshop ${w.name} created: ${w.participants.length} seats`, "ok");
     await loadWorkshops(w.name);
   } catch (e) { say(e.message, "error"); } finally { $("create-button").disabled = false; }
+}
+
+// The teacher's own notebooks (paths in their home; names are the teacher's, shown as text).
+async function loadHome() {
+  try {
+    const {home} = await api("GET", "notebooks");
+    $("home").replaceChildren(...home.map((path) => el("option", {value: path}, path)));
+    $("home-note").textContent = home.length ? "" : "no notebooks in your home";
+  } catch (e) { $("home-note").textContent = e.message; }
 }
 
 function showProgress(p) {
@@ -116,6 +104,8 @@ async function refresh() {
   try {
     const s = await api("GET", wpath("/status"));
     $("status").tBodies[0].replaceChildren(...s.participants.map(row));
+    const snap = s.snapshot || {};
+    $("fresh").textContent = snap.taken ? `as of ${snap.taken.slice(11, 19)} UTC (${Math.round(snap.age_seconds)} s ago)` : "";
     showProgress(s.prewarm);
   } catch (e) { say(e.message, "error"); }
 }
@@ -127,5 +117,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("push").addEventListener("change", push);
   $("end").addEventListener("click", end);
   loadWorkshops().catch((e) => say(e.message, "error"));
-  setInterval(refresh, 5000);
+  loadHome();
+  setInterval(refresh, 3000);
 });
