@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -125,43 +124,6 @@ def cmd_samples(args) -> int:
     return samples_main(["--out", str(args.out)] if args.out else [])
 
 
-def _dataref(args) -> Path:
-    dataref = args.dataref or os.environ.get("VRE_DATAREF")
-    if not dataref:
-        raise SystemExit("error: no Dataref directory; pass --dataref DIR or set VRE_DATAREF")
-    return Path(dataref)
-
-
-def cmd_stage(args) -> int:
-    from .stage import StageError, stage
-
-    bbox = None
-    if args.bbox:
-        try:
-            bbox = tuple(float(v) for v in args.bbox.split(","))
-            assert len(bbox) == 4
-        except (ValueError, AssertionError):
-            print(f"error: --bbox {args.bbox!r} is not W,S,E,N in degrees; e.g. --bbox=-10,40,0,50", file=sys.stderr)
-            return 2
-    try:
-        stage(args.id, _dataref(args), bbox=bbox, start=args.start, end=args.end, variables=args.var or None,
-              block_mb=args.block_mb)
-    except StageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_staged(args) -> int:
-    from .stage import list_staged
-
-    rows = list_staged(_dataref(args))
-    for row in rows:
-        print(f"{row['entry']:<45} {row['bytes'] / 1e6:>9.1f} MB  {row['staged']}  {row['path']}")
-    print(f"{len(rows)} staged dataset{'s' if len(rows) != 1 else ''}")
-    return 0
-
-
 def cmd_harvest(args) -> int:
     from .harvest import HarvestError, harvest, load_sources
 
@@ -236,19 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("samples", help="write the embedded samples (python -m vre_catalog.samples)")
     g.add_argument("--out", type=Path, help="output directory (default: catalogs/samples next to the YAML)")
     g.set_defaults(func=cmd_samples)
-
-    st = sub.add_parser("stage", help="copy a subset of a remote gridded entry into Dataref (Zarr, with provenance)")
-    st.add_argument("id", help="pole.name of an entry with a remote source, e.g. odatis.ocean_environment_monthly")
-    st.add_argument("--dataref", type=Path, help="the Dataref directory (default: $VRE_DATAREF)")
-    st.add_argument("--bbox", help="W,S,E,N in degrees (write --bbox=-10,40,0,50)")
-    st.add_argument("--start", help="first date, YYYY-MM-DD")
-    st.add_argument("--end", help="last date, YYYY-MM-DD")
-    st.add_argument("--var", action="append", help="a variable to keep (repeat; default: all)")
-    st.add_argument("--block-mb", type=float, default=64.0, help="memory for one block of time steps (MB)")
-    st.set_defaults(func=cmd_stage)
-    sl = sub.add_parser("staged", help="list the staged copies in Dataref and their size")
-    sl.add_argument("--dataref", type=Path, help="the Dataref directory (default: $VRE_DATAREF)")
-    sl.set_defaults(func=cmd_staged)
 
     h = sub.add_parser("harvest", help="harvest pole catalogues (CSW, STAC, OpenSearch) into intake catalogue files")
     h.add_argument("source", nargs="*", help="source names of the sources file")

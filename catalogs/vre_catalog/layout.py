@@ -18,6 +18,7 @@ POLES = ("odatis", "aeris", "theia", "formater")
 REMOTE_SUFFIX = "_remote"
 CATALOG_DRIVERS = {"yaml_file_cat", "intake_catalog", "intake.catalog.local.YAMLFileCatalog"}
 _CATALOG_DIR = re.compile(r"\{\{\s*CATALOG_DIR\s*\}\}")
+_ENV = re.compile(r"\{\{\s*env\(\s*['\"](?P<name>\w+)['\"]\s*(?:,\s*['\"](?P<default>[^'\"]*)['\"]\s*)?\)\s*\}\}")
 REPO_CATALOG = Path(__file__).resolve().parents[1] / "catalog.yaml"
 IMAGE_CATALOG = Path("/opt/vre/catalogs/catalog.yaml")
 
@@ -42,7 +43,9 @@ def default_catalog_path() -> Path:
 
 
 def render(value: str, catalog_dir: Path) -> str:
-    """Expand ``{{ CATALOG_DIR }}`` like intake's Jinja templating does (the only template we use)."""
+    """Expand ``{{ CATALOG_DIR }}`` and ``{{ env('NAME', 'default') }}`` (staged copies in Dataref) like intake's
+    Jinja templating does: the only templates we use."""
+    value = _ENV.sub(lambda m: os.environ.get(m["name"], m["default"] or ""), value)
     return _CATALOG_DIR.sub(str(catalog_dir).replace("\\", "/"), value)
 
 

@@ -1,17 +1,19 @@
-"""Stage a subset of a ``_remote`` entry into the Dataref volume (issue 14, part 3 — first slice).
+"""Stage a subset of a ``_remote`` entry into the Dataref volume (issue 14, part 3): ``vre data stage``.
 
 An operator with network access copies a region / period / variables of a real service into Dataref (mounted
-read-only in the user containers), as Zarr with its provenance in the attributes: source URL, query, time of
-staging, SHA-256 of the stored chunks, ``sample_kind = "staged"``.
+read-only in the user containers) as Zarr, with its provenance in the attributes: source URL (with the subset
+query), query, time of staging, SHA-256 of the stored chunks, ``sample_kind = "staged"``.
 
-- Bounded memory: the subset is read and written one block of time steps at a time (``block_mb``).
+- Protocols: gridded sources (``zarr``, ``netcdf`` over HTTP byte ranges, ``opendap``, read lazily with xarray
+  through intake, so OPeNDAP subsets by index ranges on the server) and tables over HTTP (ERDDAP tabledap CSV,
+  FDSN web service text, plain CSV; stage_tables.py), whose region and period the server is asked for.
+- Bounded memory: a block of time steps (gridded) or of text (tables) of ``block_mb`` at a time.
 - Atomic: everything is written under ``<name>.zarr.partial`` and renamed at the end; a failure leaves no
   half-written dataset where users look.
-- Resumable: a new run with the same query continues the ``.partial`` copy at the first missing time step.
+- Resumable: a new run with the same query continues the ``.partial`` copy where it stopped.
 - Idempotent: a finished copy with the same query is kept as it is.
-
-This slice handles the gridded drivers (``zarr``, ``netcdf``, ``opendap``: xarray through intake). Tables (CSV,
-FDSN text, JSON APIs) and making the staged copy the catalogue's default source are not done yet.
+- Default source: the entry's default source in its pole catalogue becomes the staged copy (staged_default.py),
+  so plain intake opens it; ``<name>_remote`` still opens the service.
 """
 from __future__ import annotations
 
@@ -22,13 +24,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from vre_core.errors import VREError
+
 STAGE_SUFFIX = ".zarr"
 PARTIAL = ".partial"
 GRIDDED_DRIVERS = ("zarr", "netcdf", "opendap")
+TABLE_DRIVERS = ("csv",)
 
 
-class StageError(Exception):
-    """Bad input or a failed transfer: the message says what and how to go on."""
+class StageError(VREError):
+    """Bad input or a failed transfer: one line that says what and how to go on (``vre data`` prints it)."""
 
 
 @dataclass(frozen=True)
@@ -97,45 +102,95 @@ def _read_attrs(store: Path) -> dict:
 
 
 def stage(entry_id: str, dataref: Path, *, bbox=None, start=None, end=None, variables=None, index=None,
-          block_mb: float = 64.0, log=print) -> Path:
-    """Copy the query's subset of ``entry_id``'s remote source to ``dataref``; return the staged store."""
-    import xarray as xr
+          block_mb: float = 64.0, default: bool = True, log=print) -> Path:
+    """Copy the query's subset of ``entry_id``'s remote source to ``dataref``; return the staged store.
 
+    With ``default`` the entry's pole catalogue is switched to open the staged copy by default."""
     from .index import CatalogIndex
+    from .layout import read_tree
 
     index = index or CatalogIndex.from_catalog()
     try:
         entry = index[entry_id]
     except KeyError:
         raise StageError(f"unknown entry {entry_id!r}; find its id with `vre catalog search`") from None
-    if not entry.has_remote:
-        raise StageError(f"{entry_id} has no remote source to stage from; only `<name>_remote` services can be staged")
-    source = entry.intake_source("remote")
-    driver = str(getattr(source, "classname", "") or type(source).__name__).lower()
-    if not any(d in driver for d in GRIDDED_DRIVERS):
-        raise StageError(f"{entry_id} is served by {type(source).__name__}; only gridded sources "
-                         f"({', '.join(GRIDDED_DRIVERS)}) can be staged yet")
+    if not entry.has_remote or entry.catalog_path is None:
+        raise StageError(f"{entry_id} has no remote source to stage from; only entries with a `<name>_remote` service can be staged")
+    pole = next(p for p in read_tree(entry.catalog_path).poles if p.pole == entry.pole)
+    spec = pole.sources[entry.name + "_remote"]
+    driver = str(spec.get("driver", ""))
+    if driver not in GRIDDED_DRIVERS + TABLE_DRIVERS:
+        raise StageError(f"{entry_id} is served by the {driver!r} driver; only {', '.join(GRIDDED_DRIVERS + TABLE_DRIVERS)} "
+                         "sources can be staged")
+    if bbox is not None and (len(bbox) != 4 or not (-90 <= bbox[1] < bbox[3] <= 90)):
+        raise StageError(f"bbox {list(bbox)} is empty or not west,south,east,north; e.g. --bbox=-10,40,0,50")
     query = Query(entry_id, tuple(float(v) for v in bbox) if bbox else None, start, end,
                   tuple(variables) if variables else None)
     target = staged_path(dataref, entry_id)
     if target.exists() and _read_attrs(target).get("stage_query_key") == query.key:
         log(f"{entry_id}: already staged with this query at {target}")
-        return target
+    else:
+        partial = target.with_name(target.name + PARTIAL)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        if driver in TABLE_DRIVERS:
+            source_url = _stage_table(entry, spec, query, partial, block_mb, log)
+        else:
+            source_url = _stage_gridded(entry, query, partial, block_mb, log)
+        _publish(partial, target, source_url, query)
+        log(f"{entry_id}: staged {_size(target) / 1e6:.1f} MB to {target}")
+    if default:
+        from .staged_default import set_default
+
+        file = set_default(pole.file, entry.name, target, dataref, _read_attrs(target))
+        log(f"{entry_id}: the default source of {file.name} is now the staged copy "
+            f"(`{entry.name}_remote` still opens the service)")
+    return target
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+
+
+def _stage_table(entry, spec: dict, query: Query, partial: Path, block_mb: float, log) -> str:
+    from .stage_tables import read_errors, stage_table, subset_url
+
+    args = dict(spec.get("args") or {})
+    url = subset_url(str(args.pop("urlpath")), entry.protocol, query.bbox, query.start, query.end, query.variables)
+    if (partial / ".zattrs").exists() and _read_attrs(partial).get("stage_query_key") != query.key:
+        shutil.rmtree(partial)  # a partial copy of another query
+    attrs = {"stage_query_key": query.key, "stage_complete": 0}
     try:
-        ds = _subset(source.to_dask(), query)
+        rows = stage_table(url, args, partial, attrs, bbox=query.bbox, start=query.start, end=query.end,
+                           variables=query.variables, block_mb=block_mb, log=lambda m: log(f"{entry.id}: {m}"))
+    except StageError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    except read_errors() as exc:  # a service failing half-way: one line, the partial copy kept
+        raise StageError(f"{entry.id}: staging stopped ({_one_line(exc)}); nothing was published; "
+                         "run the same command again to resume") from None
+    if not rows:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise StageError(f"the query selects nothing of {entry.id} (0 rows from the service); widen the region or the period")
+    return url
+
+
+def _stage_gridded(entry, query: Query, partial: Path, block_mb: float, log) -> str:
+    import xarray as xr
+
+    source = entry.intake_source("remote")
+    try:  # lazily indexed, without dask: a block's selection reaches the service (OPeNDAP constraint, byte ranges)
+        reader = getattr(source, "reader", None)
+        ds = _subset(reader(chunks=None).read() if reader is not None else source.to_dask(), query)
     except StageError:
         raise
     except Exception as exc:  # noqa: BLE001 - the service's failure, in one line
-        raise StageError(f"cannot read {entry_id} from {_source_url(source)}: "
-                         f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}") from None
-    partial = target.with_name(target.name + PARTIAL)
+        raise StageError(f"cannot read {entry.id} from {_source_url(source)}: {_one_line(exc)}") from None
     done = 0
     if partial.exists() and _read_attrs(partial).get("stage_query_key") == query.key and "time" in ds.dims:
         done = xr.open_zarr(partial, consolidated=False).sizes.get("time", 0)
-        log(f"{entry_id}: resuming at time step {done} of {ds.sizes['time']}")
+        log(f"{entry.id}: resuming at time step {done} of {ds.sizes['time']}")
     else:
         shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
     n_time = ds.sizes.get("time", 1)
     step_bytes = max(1, ds.nbytes // max(n_time, 1))
     step = max(1, int(block_mb * 1e6 // step_bytes))
@@ -152,14 +207,22 @@ def stage(entry_id: str, dataref: Path, *, bbox=None, start=None, end=None, vari
             else:
                 block.to_zarr(partial, append_dim="time", zarr_format=2, consolidated=False)
     except Exception as exc:  # noqa: BLE001 - a service failing half-way: one line, the partial copy kept
-        raise StageError(f"{entry_id}: staging stopped ({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); "
-                         f"nothing was published; run the same command again to resume") from None
+        raise StageError(f"{entry.id}: staging stopped ({_one_line(exc)}); nothing was published; "
+                         "run the same command again to resume") from None
+    return _source_url(source)
+
+
+def _publish(partial: Path, target: Path, source_url: str, query: Query) -> None:
+    """Provenance into the attributes, then the one rename that makes the copy visible."""
     import zarr
 
-    group = zarr.open_group(str(partial), mode="r+")
+    group = zarr.open_group(str(partial), mode="r+", zarr_format=2)
+    for key in ("stage_rows", "stage_bytes", "stage_columns"):  # the resume checkpoint of tables
+        if key in group.attrs:
+            del group.attrs[key]
     group.attrs.update({
         "sample_kind": "staged", "stage_complete": 1,
-        "stage_source_url": _source_url(source), "stage_query": json.dumps(query.as_dict()),
+        "stage_source_url": source_url, "stage_query": json.dumps(query.as_dict()),
         "stage_time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "stage_checksum_sha256": _checksum(partial),
     })
@@ -167,8 +230,6 @@ def stage(entry_id: str, dataref: Path, *, bbox=None, start=None, end=None, vari
     if target.exists():
         shutil.rmtree(target)
     partial.rename(target)
-    log(f"{entry_id}: staged {_size(target) / 1e6:.1f} MB to {target}")
-    return target
 
 
 def _source_url(source) -> str:

@@ -1,6 +1,6 @@
-"""Staging a subset of a remote gridded entry into Dataref (issue 14 part 3, first slice), against a Zarr store
-served over HTTP on 127.0.0.1: provenance and checksum, idempotent, resumable after a server failing half-way,
-bad input in one line with nothing published."""
+"""Staging a subset of a remote gridded entry into Dataref (issue 14 part 3), against a Zarr store served over
+HTTP on 127.0.0.1: provenance and checksum, idempotent, resumable after a server failing half-way, bad input in
+one line with nothing published, `vre data stage|list`. Other protocols: test_stage_protocols.py."""
 from __future__ import annotations
 
 import hashlib
@@ -104,7 +104,8 @@ def test_server_failing_half_way_publishes_nothing_and_the_next_run_resumes(inde
     ("odatis.nothing_here", {}, "unknown entry 'odatis.nothing_here'"),
     (ENTRY, {"bbox": (100.0, -10.0, 110.0, 0.0)}, "the query selects nothing"),
     (ENTRY, {"variables": ["salinity"]}, "unknown variable(s) ['salinity']"),
-    ("aeris.co2_mauna_loa_weekly", {}, "only gridded sources"),
+    ("formater.geomagnetic_field_clf", {}, "only zarr, netcdf, opendap, csv sources can be staged"),
+    (ENTRY, {"bbox": (0.0, 50.0, 10.0, 40.0)}, "is empty or not west,south,east,north"),
 ])
 def test_bad_input_is_one_line_and_creates_nothing(index, tmp_path, entry, query, message):
     dataref = tmp_path / "dataref"
@@ -114,18 +115,27 @@ def test_bad_input_is_one_line_and_creates_nothing(index, tmp_path, entry, query
     assert not dataref.exists() or not any(dataref.rglob("*.zarr*"))
 
 
-def test_cli_stage_and_staged(index, tmp_path, capsys, monkeypatch):
-    from vre_catalog.cli import main
+def test_vre_data_stage_and_list(index, tmp_path, capsys, monkeypatch):
+    """The `vre data` group through the `vre` command's entry point, with the CLI kit's --json, errors, exit codes."""
+    from vre_hub.cli import main
 
     monkeypatch.setenv("VRE_CATALOG", str(index.entries[0].catalog_path))
     dataref = tmp_path / "dataref"
-    assert main(["stage", ENTRY, "--dataref", str(dataref), "--bbox=-10,40,0,50", "--start", "2001-01-01",
-                 "--end", "2001-12-31", "--var", "thetao"]) == 0
-    assert main(["staged", "--dataref", str(dataref)]) == 0
+    assert main(["data", "stage", ENTRY, "--dataref", str(dataref), "--bbox=-10,40,0,50",
+                 "--time", "2001-01-01/2001-12-31", "--variables", "thetao"]) == 0
+    assert "is now the staged copy" in capsys.readouterr().out
+    monkeypatch.setenv("VRE_DATAREF", str(dataref))
+    assert main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert ENTRY in out and "1 staged dataset" in out
-    assert main(["stage", ENTRY, "--dataref", str(dataref), "--bbox=1,2,3"]) == 2
-    assert "is not W,S,E,N" in capsys.readouterr().err
+    assert main(["data", "list", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["entry"] == ENTRY and row["query"]["start"] == "2001-01-01" and row["bytes"] > 0
+    for argv, message in ((["--bbox=1,2,3"], "is not W,S,E,N"), (["--time", "2001"], "is not START/END"),
+                          (["--variables", "salinity"], "unknown variable(s) ['salinity']")):
+        assert main(["data", "stage", ENTRY, *argv]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.startswith("error: ") and err.count("\n") == 1, err
 
 
 def test_a_200_mb_staging_holds_about_one_block_in_memory(catalog_copy, tmp_path):
