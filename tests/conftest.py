@@ -20,6 +20,15 @@ from vre_testing import RunningHub, need, start_hub
 OUTPUT_DIR = Path(__file__).parent / "output"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "engine_restart: stops and starts dockerd; runs after every other test")
+
+
+def pytest_collection_modifyitems(items):
+    # Restarting the Docker engine stops every container of the run: those tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)
+
+
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     OUTPUT_DIR.mkdir(exist_ok=True)

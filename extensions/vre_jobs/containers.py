@@ -38,6 +38,14 @@ class ContainerLimits:
     pids_limit: int = 1024
 
 
+def engine_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the Docker engine does not answer (stopped, restarting), rather
+    than anything about a job: the manager then waits for the engine instead of giving up."""
+    if isinstance(error, docker.errors.APIError):  # the engine answered (404, 409...), unless it is stopping
+        return "shutting down" in str(error).lower()
+    return isinstance(error, requests.exceptions.RequestException)  # no answer on the socket
+
+
 def _runjob_source() -> str:
     return resources.files("vre_jobs").joinpath("runjob.py").read_text()
 

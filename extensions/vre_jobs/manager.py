@@ -26,6 +26,7 @@ from vre_core.naming import CONTAINER_LOG, RESULT_FILES
 
 from . import db
 from .backend import JobBackend
+from .containers import engine_unavailable
 from .cron import check_cron, next_runs
 from .db import Job, Schedule, utcnow
 from .report import MAX_STATUS_BYTES, bounded_text, parse_status
@@ -95,6 +96,7 @@ class JobManager:
         self._wake = asyncio.Event()
         self._last_start: dict[str, dt.datetime] = {}  # owner -> when a job of theirs last started
         self._cancel_reasons: dict[str, str] = {}  # job id -> why it is being cancelled, if not by request
+        self._engine_lost: set[str] = set()  # jobs during whose run the Docker engine stopped answering
         self._watchers: dict[str, asyncio.Task] = {}
         self._loop_task: asyncio.Task | None = None
 
@@ -457,6 +459,13 @@ class JobManager:
         try:
             backend_id = await asyncio.to_thread(self.backend.start, job, volume)
         except Exception as e:
+            if engine_unavailable(e):  # restarting: the job waits, queued, for the engine
+                log.warning("job %s queued again: the Docker engine does not answer (%s)", job_id, type(e).__name__)
+                with self.sessions() as session:
+                    job = session.get(Job, job_id)
+                    job.state, job.started = db.QUEUED, None
+                    session.commit()
+                return
             log.exception("could not start job %s", job_id)
             await self._finish(job_id, None, error=f"{self.backend.start_error}: {e}")
             return
@@ -479,16 +488,16 @@ class JobManager:
             remaining = (deadline - self.clock()).total_seconds()
             if remaining <= 0:
                 log.info("job %s over its timeout: killing %s", job_id, name)
-                await asyncio.to_thread(self.backend.kill, name)
+                await self._through_outage(job_id, self.backend.kill, name)
                 timed_out = True
-                code = await asyncio.to_thread(self.backend.wait, name, 30)
+                code = await self._through_outage(job_id, self.backend.wait, name, 30)
                 break
             # Wait in short slices: a vanished container is noticed, and a stopping
             # service does not keep a thread blocked for long.
-            code = await asyncio.to_thread(self.backend.wait, name, min(remaining, 10))
+            code = await self._through_outage(job_id, self.backend.wait, name, min(remaining, 10))
             if code is not None:
                 break
-            status, code = await asyncio.to_thread(self.backend.status, name)
+            status, code = await self._through_outage(job_id, self.backend.status, name)
             if status is None:
                 await self._finish(job_id, None, error=self.backend.gone_reason(name))
                 return
@@ -497,6 +506,20 @@ class JobManager:
             if status == "exited":
                 break
         await self._finish(job_id, code, timed_out=timed_out)
+
+    async def _through_outage(self, job_id: str, call, *args):
+        """``call(*args)`` in a thread; while the Docker engine does not answer (stopped, restarting),
+        wait for it, and remember that it went away under this job."""
+        while True:
+            try:
+                return await asyncio.to_thread(call, *args)
+            except Exception as e:
+                if not engine_unavailable(e):
+                    raise
+                if job_id not in self._engine_lost:
+                    log.warning("job %s: the Docker engine does not answer (%s); waiting for it", job_id, type(e).__name__)
+                self._engine_lost.add(job_id)
+                await asyncio.sleep(2)
 
     async def _finish(self, job_id: str, code: int | None, timed_out: bool = False, error: str | None = None) -> None:
         with self.sessions() as session:
@@ -507,7 +530,7 @@ class JobManager:
                 await asyncio.to_thread(self.backend.collect, name, volume, output_dir)
             except Exception:
                 log.exception("could not copy the results of job %s into the home", job_id)
-        report = await asyncio.to_thread(self._collect, volume, name, output_dir)
+        report = await self._through_outage(job_id, self._collect, volume, name, output_dir)
         now = self.clock()
         with self.sessions() as session:
             job = session.get(Job, job_id)
@@ -517,6 +540,10 @@ class JobManager:
                 job.state, job.error = db.CANCELLED, self._cancel_reasons.pop(job_id, "cancelled by request")
             elif timed_out:
                 job.state, job.error = db.TIMEOUT, f"killed after its timeout of {job.timeout} s"
+            elif job_id in self._engine_lost and not (code == 0 and report.get("state") == db.COMPLETED):
+                # Stopping, the engine stopped the job's container (an upgrade, a crash): say so.
+                job.state = db.FAILED
+                job.error = f"engine restarted: the Docker engine stopped while the job ran (exit code {code}); run it again"
             elif error:
                 job.state, job.error = db.FAILED, error
             elif code == 0 and report.get("state") == db.COMPLETED:
@@ -539,6 +566,7 @@ class JobManager:
             # The home's status.json first: once the API says a job ended, its record is final.
             await asyncio.to_thread(self._record, volume, name, output_dir, record, report)
             session.commit()
+        self._engine_lost.discard(job_id)
         log.info("job %s %s%s", job_id, record["state"], f": {record['error']}" if record["error"] else "")
         if name and not self.limits.keep_containers:
             await asyncio.to_thread(self.backend.remove, name)
