@@ -14,6 +14,8 @@ keeps the previous version.
 from __future__ import annotations
 
 import re
+import secrets
+import shutil
 import subprocess
 import uuid
 from urllib.parse import quote
@@ -36,6 +38,15 @@ def notebook(text: str) -> dict:
     return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
+def fill(container: str) -> None:
+    """Fill the home to the last block, as a big download would (1 MiB writes, then 1 KiB)."""
+    sh(container, "cd; dd if=/dev/zero of=download.bin bs=1M 2>/dev/null; dd if=/dev/zero of=download.part bs=1K 2>/dev/null; true")
+
+
+def free(container: str) -> int:
+    return int(sh(container, "df --output=avail -B1 ~ | tail -1"))
+
+
 def sh(container: str, script: str) -> str:
     """Run ``script`` in the user's container as the user (uid 1000)."""
     result = subprocess.run(["docker", "exec", "-u", naming.RUN_AS, container, "sh", "-c", script],
@@ -45,9 +56,10 @@ def sh(container: str, script: str) -> str:
 
 @pytest.fixture
 def small_home(hub, tmp_path):
-    """A user whose home volume is a 24 MiB ext4 filesystem (loop device); (name, token)."""
+    """A user whose home volume is a 24 MiB ext4 filesystem (loop device); (name, token, password)."""
     need(subprocess.run(["losetup", "-f"], capture_output=True).returncode == 0, "no free loop device (needs root)")
-    name, token = hub.new_user()
+    password = secrets.token_urlsafe(12)
+    name, token = hub.new_user(password=password)
     image = tmp_path / "home.ext4"
     subprocess.run(["truncate", "-s", f"{SIZE_MB}M", str(image)], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-m", "0", "-E", f"root_owner={naming.USER_UID}:{naming.USER_GID}", str(image)],
@@ -58,7 +70,7 @@ def small_home(hub, tmp_path):
     try:
         subprocess.run(["docker", "volume", "create", "--driver", "local", "--opt", "type=ext4",
                         "--opt", f"device={device}", volume], check=True, capture_output=True)
-        yield name, token
+        yield name, token, password
     finally:
         try:
             hub.client.stop_server(name)
@@ -69,7 +81,7 @@ def small_home(hub, tmp_path):
 
 
 def test_full_home_fails_the_save_and_keeps_the_previous_version(hub, small_home):
-    name, token = small_home
+    name, token, _ = small_home
     other, other_token = hub.new_user()
     for user in (name, other):
         hub.client.start_server(user, {"profile": "standard"})
@@ -95,8 +107,7 @@ def test_full_home_fails_the_save_and_keeps_the_previous_version(hub, small_home
     assert save(name, token, "analysis.ipynb", "version 1: the analysis").status_code == 201
 
     # 1. A notebook larger than the free space (an output that grew): refused, v1 intact.
-    free = int(sh(container, "df --output=avail -B1 ~ | tail -1"))
-    refused = save(name, token, "analysis.ipynb", "x" * (free + 2 * 2**20))
+    refused = save(name, token, "analysis.ipynb", "x" * (free(container) + 2 * 2**20))
     assert refused.status_code == 500, refused.text[:300]
     assert FULL.search(refused.json()["message"])  # what JupyterLab's dialog shows
     assert content("analysis.ipynb") == "version 1: the analysis"
@@ -104,8 +115,8 @@ def test_full_home_fails_the_save_and_keeps_the_previous_version(hub, small_home
     assert sh(container, "ls -A ~ | grep -c '^\\.~' || true") == "0"  # the backup copy was moved back
 
     # 2. The home completely full (a big download, say), then a small save: refused, v1 intact.
-    sh(container, "cd; dd if=/dev/zero of=download.bin bs=1M 2>/dev/null; dd if=/dev/zero of=download.part bs=1K 2>/dev/null; true")
-    assert int(sh(container, "df --output=avail -B1 ~ | tail -1")) == 0
+    fill(container)
+    assert free(container) == 0
     small = save(name, token, "analysis.ipynb", "version 2: the analysis, edited")
     # (here the notebook-signature database in ~/.local, written first, is what finds the disk full)
     assert small.status_code == 500 and FULL.search(small.json()["message"]), small.text[:300]
@@ -119,3 +130,53 @@ def test_full_home_fails_the_save_and_keeps_the_previous_version(hub, small_home
     sh(container, "rm -f ~/download.bin ~/download.part ~/.~*")
     assert save(name, token, "analysis.ipynb", "version 2: the analysis, edited").status_code == 200
     assert content("analysis.ipynb") == "version 2: the analysis, edited"
+
+
+@pytest.mark.browser
+def test_full_home_save_error_shown_in_jupyterlab(hub, small_home, output_dir):
+    """The same fault seen by the person: JupyterLab's save shows an error dialog naming the
+    full disk, and the notebook on disk is still the previous version."""
+    need(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    from widgets.lab import CHROMIUM, CHROMIUM_ARGS, NOTEBOOK, open_notebook
+
+    name, token, password = small_home
+    hub.client.start_server(name, {"profile": "standard"})
+    container = naming.container_name(name)
+    server = f"{hub.url}/user/{quote(name, safe='')}"
+    cell = {"cell_type": "code", "id": "c1", "metadata": {}, "source": "x = 1  # version 1",
+            "outputs": [], "execution_count": None}
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
+    model = {"type": "notebook", "content": {"cells": [cell], "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}}
+    headers = {"Authorization": f"token {token}"}
+    assert requests.put(f"{server}/api/contents/analysis.ipynb", json=model, headers=headers, timeout=60).status_code == 201
+    (output_dir / "faults").mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(90_000)
+        try:
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("input[name=username]", name)
+            page.fill("input[name=password]", password)
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(lambda url: "/hub/login" not in url)  # to the running server's lab
+            open_notebook(page, server, "analysis.ipynb")
+            fill(container)  # the home fills while the notebook is open
+            assert free(container) == 0
+            page.locator(f"{NOTEBOOK} .jp-CodeCell .cm-content").first.click()
+            page.keyboard.press("End")
+            page.keyboard.insert_text("\ny = 2  # version 2, not saved")
+            page.keyboard.press("Control+s")
+            dialog = page.locator(".jp-Dialog")
+            dialog.wait_for()
+            page.screenshot(path=output_dir / "faults" / "disk-full-save-error.png")
+            text = dialog.inner_text()
+            assert "Save Error" in text and FULL.search(text), text
+        except Exception:
+            page.screenshot(path=output_dir / "faults" / "disk-full-failed.png")
+            raise
+        finally:
+            browser.close()
+    r = requests.get(f"{server}/api/contents/analysis.ipynb?content=1", headers=headers, timeout=60)
+    assert r.status_code == 200 and r.json()["content"]["cells"][0]["source"] == "x = 1  # version 1", r.text[:300]
