@@ -2,48 +2,24 @@
 run by ansible-playbook on this host against a temporary state folder.
 
 The role's "Restart hub" handler is replaced by a play handler of the same name that only
-says it ran (restarting a hub is the single-host deployment test's business); the rest is
-the role's own files, with its defaults.
+says it ran (restarting a hub is the single-host deployment test's business;
+vre_ansible_testlib.run_role_tasks); the rest is the role's own files, with its defaults.
 """
 
 from __future__ import annotations
 
-import json
 import stat
-import subprocess
-import sys
 
-import yaml
 from traitlets.config import PyFileConfigLoader
 
-from vre_ansible_testlib import ANSIBLE_DIR
+from vre_ansible_testlib import ANSIBLE_DIR, run_role_tasks
 
 ROLE = ANSIBLE_DIR / "roles" / "vre_hub"
 
 
-def converge(ansible_ready, tmp_path, **settings) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "jobs-batch.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "name": "Jobs backend option",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars_files": [str(ROLE / "defaults" / "main.yml")],
-        "tasks": [{"name": "The role's task file", "ansible.builtin.include_tasks": str(ROLE / "tasks" / "jobs_batch.yml")}],
-        "handlers": [{"name": "Restart hub", "ansible.builtin.debug": {"msg": "hub restarted"}}],
-    }]))
-    (tmp_path / "state").mkdir(exist_ok=True)
-    if not (tmp_path / "templates").exists():  # where a task file included by path finds them
-        (tmp_path / "templates").symlink_to(ROLE / "templates")
-    # As extra variables: they win over the role's defaults (vars_files).
-    extra = tmp_path / "settings.json"
-    extra.write_text(json.dumps({
-        "ansible_python_interpreter": sys.executable, "vre_hub_state_dir": str(tmp_path / "state"), **settings,
-    }))
-    return subprocess.run(
-        [str(ansible_ready / "ansible-playbook"), "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
-        cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=300,
-    )
+def converge(ansible_ready, tmp_path, **settings):
+    task = {"name": "The role's task file", "ansible.builtin.include_tasks": str(ROLE / "tasks" / "jobs_batch.yml")}
+    return run_role_tasks(ansible_ready, tmp_path, [task], settings)
 
 
 def test_slurm_option_writes_the_settings_and_back_to_docker_removes_them(ansible_ready, tmp_path):

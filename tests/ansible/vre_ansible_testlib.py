@@ -252,3 +252,32 @@ def snapshot_source(dest: Path) -> Path:
         elif source.exists():
             shutil.copy2(source, dest / name)
     return dest
+
+
+def run_role_tasks(ansible_ready: Path, tmp_path: Path, tasks: list, settings: dict) -> subprocess.CompletedProcess:
+    """Run ``tasks`` (e.g. an include of one of the vre_hub role's task files, by path) on this
+    host with the role's defaults and vars, ``settings`` as extra variables (they win over the
+    defaults) and ``vre_hub_state_dir`` in ``tmp_path/state``. The role's "Restart hub" handler
+    is replaced by a play handler of the same name that only prints "hub restarted"."""
+    role = ANSIBLE_DIR / "roles" / "vre_hub"
+    playbook = tmp_path / "role-tasks.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Role tasks",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
+        "tasks": tasks,
+        "handlers": [{"name": "Restart hub", "ansible.builtin.debug": {"msg": "hub restarted"}}],
+    }]))
+    (tmp_path / "state").mkdir(exist_ok=True)
+    if not (tmp_path / "templates").exists():  # where a task file included by path finds them
+        (tmp_path / "templates").symlink_to(role / "templates")
+    extra = tmp_path / "settings.json"
+    extra.write_text(json.dumps({
+        "ansible_python_interpreter": sys.executable, "vre_hub_state_dir": str(tmp_path / "state"), **settings,
+    }))
+    return subprocess.run(
+        [str(ansible_ready / "ansible-playbook"), "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
+        cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=300,
+    )
