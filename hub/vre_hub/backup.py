@@ -39,7 +39,7 @@ import docker.errors
 
 from vre_core.errors import VREError
 from vre_core.homes import HomeVolume
-from vre_core.naming import BadName, home_volume_name, user_image_tag, work_volume_name
+from vre_core.naming import BadName, check_name, escape_name, home_volume_name, user_image_tag, work_volume_name
 from vre_core.state import StateDir
 
 from . import __version__
@@ -91,13 +91,17 @@ def _image() -> str:
     return os.environ.get("VRE_USER_IMAGE") or user_image_tag()
 
 
-def _volumes(hub_db: Path, log) -> list[str]:
-    """Home volumes of the hub's users and Datawork volumes of its groups (names as the spawner gives them)."""
+def _volumes(hub_db: Path, home_volume: str | None, log) -> list[str]:
+    """Home volumes of the hub's users and Datawork volumes of its groups (names as the spawner
+    gives them: ``home_volume`` is its ``volumes`` template, e.g. ``vre-home-{username}``)."""
     with sqlite3.connect(hub_db) as db:
         users = [row[0] for row in db.execute("SELECT name FROM users ORDER BY name")]
         groups = [row[0] for row in db.execute("SELECT name FROM groups ORDER BY name")]
+    home = home_volume_name
+    if home_volume:  # DockerSpawner fills {username} with the escaped name
+        home = lambda name: home_volume.format(username=escape_name(check_name(name)))  # noqa: E731
     volumes = []
-    for names, derive, what in ((users, home_volume_name, "account"), (groups, work_volume_name, "group")):
+    for names, derive, what in ((users, home, "account"), (groups, work_volume_name, "group")):
         for name in names:
             try:
                 volumes.append(derive(name))
@@ -109,8 +113,17 @@ def _volumes(hub_db: Path, log) -> list[str]:
 # -- backup -----------------------------------------------------------------------------
 
 
-def backup(state: StateDir, dest: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Write a backup of ``state`` and its users' volumes to ``dest``; returns its summary."""
+def backup(
+    state: StateDir,
+    dest: Path | None = None,
+    log: Callable[[str], None] = print,
+    home_volume: str | None = None,
+    extra_volumes: tuple[str, ...] = (),
+) -> dict:
+    """Write a backup of ``state`` and its users' volumes to ``dest``; returns its summary.
+
+    ``home_volume``: the spawner's home volume template if not vre_core.naming's (Ansible
+    names them ``<prefix>home-{username}``); ``extra_volumes``: more volumes to copy (*Dataref*)."""
     if not state.db_file.is_file():
         raise VREError(f"no hub database at {state.db_file}", "give the hub's state folder with --state-dir")
     dest = Path(dest or f"vre-backup-{_stamp()}").resolve()
@@ -151,7 +164,7 @@ def backup(state: StateDir, dest: Path | None = None, log: Callable[[str], None]
 
     (work / "volumes").mkdir(mode=0o700)
     volumes = {}
-    for volume in _volumes(work / "state" / state.db_file.name, log):
+    for volume in _volumes(work / "state" / state.db_file.name, home_volume, log) + list(extra_volumes):
         with HomeVolume(client, image, volume, labels=LABELS, read_only=True) as home:
             if not home.exists():
                 log(f"no volume {volume} (never started): nothing to copy")

@@ -167,7 +167,8 @@ def cmd_backup(args) -> int:
 
     from .backup import backup
 
-    summary = backup(StateDir(args.state_dir), args.dest, log=(lambda m: None) if args.json else say)
+    log = (lambda m: None) if args.json else say
+    summary = backup(StateDir(args.state_dir), args.dest, log, args.home_volume, tuple(args.volume))
     if args.json:
         print_json(summary)
     return 0
@@ -269,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = sub.add_parser("backup", help="copy the hub and jobs databases, secrets and every home into a new folder")
     backup.add_argument("dest", nargs="?", help="new folder for the backup (default ./vre-backup-<UTC time>)")
+    backup.add_argument("--home-volume", help="the spawner's home volume name template if not vre-home-{username}")
+    backup.add_argument("--volume", action="append", default=[], help="another volume to copy (e.g. Dataref); repeatable")
     add_json(backup)
     backup.set_defaults(func=cmd_backup)
 
