@@ -180,6 +180,29 @@ if env("VRE_GATEWAY_BACKEND"):
         gateway_hubconfig.client_environment(_gateway_address, _gateway_tcp, public_url=_gateway_public)
     )
 
+# --- JupyterLab on a compute node (batchspawner, issue 16) ----------------------------------
+# Off unless VRE_COMPUTE_NODE=slurm: then the spawn form (and {"profile": ...} in the REST
+# API) offers, beside the container profiles, "compute-node": the user's JupyterLab as a
+# Slurm batch job of the Unix account named like the user (vre_hub/compute_node.py: who
+# runs it, what isolates it). The hub must run where sbatch works (SLURM_CONF, munge) and
+# know the users' accounts; the job's node must reach the hub API and be reached by the
+# proxy. Job resources: VRE_COMPUTE_NODE_{PARTITION,ACCOUNT,RUNTIME,MEMORY,CPUS}; where the
+# server listens on the node: VRE_COMPUTE_NODE_IP; any other VRESlurmSpawner trait
+# (req_prologue, batch_script...) in jupyterhub_config.d/.
+if env("VRE_COMPUTE_NODE"):
+    if env("VRE_COMPUTE_NODE") != "slurm":
+        raise ValueError(f"VRE_COMPUTE_NODE={env('VRE_COMPUTE_NODE')!r}: use 'slurm' (or unset it)")
+    import batchspawner  # noqa: E402, F401  (registers the hub API route its servers report their port to)
+
+    c.JupyterHub.spawner_class = "vre_hub.compute_node.VREProfilesSpawner"
+    c.VRESlurmSpawner.req_partition = env("VRE_COMPUTE_NODE_PARTITION", "")
+    c.VRESlurmSpawner.req_account = env("VRE_COMPUTE_NODE_ACCOUNT", "")
+    c.VRESlurmSpawner.req_runtime = env("VRE_COMPUTE_NODE_RUNTIME", "8:00:00")
+    c.VRESlurmSpawner.req_memory = env("VRE_COMPUTE_NODE_MEMORY", "8G")
+    c.VRESlurmSpawner.req_nprocs = env("VRE_COMPUTE_NODE_CPUS", "2")
+    c.VRESlurmSpawner.ip = env("VRE_COMPUTE_NODE_IP", "0.0.0.0")
+    c.VRESlurmSpawner.start_timeout = 300  # a job may wait in the queue
+
 # --- workshops (vre_workshop) ---------------------------------------------------------------
 # Each workshop recorded by `vre workshop create` gets its teacher role (scoped to the
 # workshop's group); the idle culler keeps workshop servers longer during class; servers are

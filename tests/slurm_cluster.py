@@ -121,6 +121,62 @@ def _wait(what: str, condition, timeout: float, log: Path | None = None) -> None
         time.sleep(0.3)
 
 
+#: Test sessions running at once share one munged (its socket is the host's): who uses it.
+MUNGED_RECORD = Path(tempfile.gettempdir()) / "vre-test-munged.json"
+
+
+@contextlib.contextmanager
+def _record_lock():
+    import fcntl
+
+    with open(MUNGED_RECORD.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def shared_munged():
+    """A working munged while the session needs it. Sessions running at once share the one a
+    test session started (recorded with its pid and how many sessions use it); the last
+    session to leave stops it, so that no session pulls munged from under another's jobs. A
+    munged that no test session started (the host's) is used and never stopped."""
+    import json
+    import signal
+
+    with _record_lock():
+        record = json.loads(MUNGED_RECORD.read_text()) if MUNGED_RECORD.exists() else None
+        if record and not _munge_works():
+            record = None  # its munged is gone
+        if record is None and not _munge_works():
+            MUNGE_SOCKET.parent.mkdir(mode=0o755, exist_ok=True)
+            shutil.chown(MUNGE_SOCKET.parent, "munge", "munge")
+            # In the foreground (-F), as its own session: it outlives this one if others use it.
+            munged = subprocess.Popen(
+                ["setpriv", "--reuid=munge", "--regid=munge", "--clear-groups", "munged", "-F"],
+                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            )
+            _wait("munged", _munge_works, 15)
+            record = {"pid": munged.pid, "sessions": 0}
+        if record is not None:
+            record["sessions"] += 1
+            MUNGED_RECORD.write_text(json.dumps(record))
+    try:
+        yield
+    finally:
+        if record is not None:
+            with _record_lock():
+                record = json.loads(MUNGED_RECORD.read_text())
+                record["sessions"] -= 1
+                if record["sessions"] > 0:
+                    MUNGED_RECORD.write_text(json.dumps(record))
+                else:
+                    MUNGED_RECORD.unlink()
+                    try:
+                        os.kill(record["pid"], signal.SIGTERM)  # the munged a test session started
+                    except ProcessLookupError:
+                        pass
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
     """A running one-node Slurm cluster (started here, or the one SLURM_CONF names)."""
@@ -142,16 +198,9 @@ def running_slurm_cluster():
     started: list[subprocess.Popen] = []
     folder = Path(tempfile.mkdtemp(prefix="vre-slurm-"))
     folder.chmod(0o755)  # slurmctld (user slurm) and users' jobs read the configuration
+    stack = contextlib.ExitStack()
     try:
-        if not _munge_works():  # else another session's (or the host's) munged serves us too
-            MUNGE_SOCKET.parent.mkdir(mode=0o755, exist_ok=True)
-            shutil.chown(MUNGE_SOCKET.parent, "munge", "munge")
-            # In the foreground (-F), so that we stop this process only, never another's.
-            started.append(subprocess.Popen(
-                ["setpriv", "--reuid=munge", "--regid=munge", "--clear-groups", "munged", "-F"],
-                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            ))
-            _wait("munged", _munge_works, 15)
+        stack.enter_context(shared_munged())
         for sub in ("state", "spool"):
             (folder / sub).mkdir()
         shutil.chown(folder / "state", "slurm", "slurm")
@@ -189,6 +238,7 @@ def running_slurm_cluster():
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        stack.close()  # munged last: the daemons above used it
         shutil.rmtree(folder, ignore_errors=True)
 
 
