@@ -61,6 +61,7 @@ def test_submit_and_browse_from_the_page(hub, backend, jobs_url, output_dir):
             page.wait_for_selector("#jobs .state.completed", timeout=120_000)
             row = page.inner_text("#jobs tbody tr")
             assert '"alpha":2.5' in row.replace(" ", "")
+            assert page.inner_text("#jobs tbody tr td.backend") == "docker"  # which backend ran it
             page.screenshot(path=shots / "jobs-page.png", full_page=True)
 
             with page.expect_popup() as popup:

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import pwd
+import secrets
 import shutil
 import sys
 import tempfile
@@ -29,10 +30,12 @@ from slurm_cluster import slurm_cluster, unix_user  # noqa: F401  (fixtures)
 from vre_core.hub import HubClient
 from vre_core.naming import home_volume_name
 from vre_core.state import StateDir
-from vre_hub import engine
+from vre_hub import accounts, engine
+from vre_jobs import cli
 from vre_testing import RunningHub, need, start_hub
 
 from .conftest import NOTEBOOKS, JobsUser, wait_for_service
+from .test_page import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
@@ -247,6 +250,32 @@ def test_sweep_of_six_through_sbatch(alice, submitted, backend):
         assert json.loads(backend.read_file(volume, f"{job['output_dir']}/parameters.json")) == p
         seen.add((p["alpha"], p["label"]))
     assert len(seen) == 6
+
+
+def test_cli_and_page_say_which_backend_ran_it(slurm_jobs, alice, submitted, capsys):
+    job = alice.wait([submitted["sweep"][0]["id"]], timeout=170)[submitted["sweep"][0]["id"]]
+    assert cli.main(["--url", alice.url, "--token", alice.token, "show", job["id"]]) == 0
+    assert f"  backend: slurm ({job['backend_id']})" in capsys.readouterr().out.splitlines()
+
+    need(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    password = secrets.token_urlsafe(12)
+    accounts.set_password(alice.name, password, slurm_jobs.hub.process.state.db_url)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{slurm_jobs.hub.url}/hub/login?next=/services/jobs/")
+            page.fill("input[name=username]", alice.name)
+            page.fill("input[name=password]", password)
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url("**/services/jobs/")
+            page.wait_for_selector(f"#jobs tr:has-text('{job['id']}') td.backend")
+            assert page.inner_text(f"#jobs tr:has-text('{job['id']}') td.backend") == f"slurm {job['backend_id']}"
+        finally:
+            browser.close()
 
 
 def test_bad_input_is_one_line_and_queues_nothing(slurm_jobs, unix_user, backend, alice):  # noqa: F811
