@@ -2,7 +2,7 @@
 
 Applied twice: the second run must change nothing. The hub it brings up answers directly
 and through the TLS reverse proxy, spawns a user's server reachable through its proxy,
-and the backup playbook archives a user volume that the restore playbook brings back.
+and the backup playbook (`vre backup`) saves a user's home that the restore playbook (`vre restore`) brings back.
 """
 
 import os
@@ -110,8 +110,10 @@ def test_hub_spawns_a_server_reachable_through_the_proxy(deployment, converged, 
         client.stop_server(name, wait=60)
 
 
-def test_backup_then_restore_a_user_volume(deployment, converged):
-    volume = f"{deployment.prefix}home-backup-probe"
+def test_backup_then_restore_a_user_volume(deployment, converged, hub_client_for):
+    """backup.yml runs `vre backup` (hub image) and restore.yml `vre restore` with the hub stopped."""
+    name = hub_client_for(deployment).ensure_user("backupprobe")["name"]
+    volume = f"{deployment.prefix}home-{name}"
     base = "dataterra-vre/base:bookworm"
     written = docker("run", "--rm", "--network", "none", "-v", f"{volume}:/v", base,
                      "sh", "-c", "mkdir -p /v/work && echo 'niche model v1' > /v/work/notes.txt")
@@ -119,20 +121,22 @@ def test_backup_then_restore_a_user_volume(deployment, converged):
 
     backup = deployment.playbook("backup.yml")
     assert backup.returncode == 0, backup.tail()
-    archives = sorted((deployment.root / "backups").glob(f"{volume}-*.tar.gz"))
-    assert len(archives) == 1, os.listdir(deployment.root / "backups")
+    backups = sorted((deployment.root / "backups").glob("vre-backup-2*"))
+    assert len(backups) == 1, os.listdir(deployment.root / "backups")
+    assert (backups[0] / "manifest.json").is_file() and (backups[0] / "volumes" / f"{volume}.tar").is_file()
     assert (deployment.root / "backups").stat().st_mode & 0o077 == 0
 
     assert docker("volume", "rm", volume).returncode == 0
-    restore_args = ["-e", f"backup_restore_archive={archives[0]}", "-e", f"backup_restore_volume={volume}"]
+    restore_args = ["-e", f"backup_restore_from={backups[0]}"]
     restored = deployment.playbook("restore.yml", *restore_args)
     assert restored.returncode == 0, restored.tail()
     content = docker("run", "--rm", "--network", "none", "-v", f"{volume}:/v:ro", base, "cat", "/v/work/notes.txt")
     assert content.stdout.strip() == "niche model v1"
+    assert requests.get(f"{deployment.hub_url}/hub/api", timeout=10).status_code == 200  # started again
 
-    # The volume now holds files: a second restore is refused, and nothing is lost.
-    refused = deployment.playbook("restore.yml", *restore_args)
-    assert refused.returncode != 0
-    assert "holds files" in refused.output
-    again = docker("run", "--rm", "--network", "none", "-v", f"{volume}:/v:ro", base, "cat", "/v/work/notes.txt")
-    assert again.stdout.strip() == "niche model v1"
+    # The volume exists now: a second restore keeps it as it is, and nothing is lost.
+    again = deployment.playbook("restore.yml", *restore_args)
+    assert again.returncode == 0, again.tail()
+    assert f"kept {volume} as it is" in again.output
+    content = docker("run", "--rm", "--network", "none", "-v", f"{volume}:/v:ro", base, "cat", "/v/work/notes.txt")
+    assert content.stdout.strip() == "niche model v1"
