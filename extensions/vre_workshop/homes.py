@@ -18,9 +18,10 @@ from .errors import WorkshopError
 LABELS = {"org.dataterra.vre.component": "workshop"}
 
 
-def docker_client():
+def docker_client(connections: int = 10):
+    """The Docker engine's client, keeping up to ``connections`` open (docker-py's default 10)."""
     try:
-        client = docker.from_env()
+        client = docker.from_env(max_pool_size=connections)
         client.ping()
         return client
     except docker.errors.DockerException as e:

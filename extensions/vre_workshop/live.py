@@ -6,11 +6,12 @@ calls per participant). Instead, while anyone watches a workshop, the service ta
 snapshot every :attr:`LiveTable.interval` seconds:
 
 * one bulk ``GET /hub/api/users`` (with the servers' state) for everyone;
-* for participants with a ready server only, at most :attr:`LiveTable.concurrency` at a time:
-  the memory their container uses (Docker's one-shot stats, no streaming), the notebooks open
-  and kernels busy (their server's ``/api/sessions``), and whether they logged in (a token
-  issued to a browser session, i.e. their JupyterLab's OAuth login; a stopped participant
-  keeps the answer from when their server ran).
+* for participants with a ready server only: the notebooks open and kernels busy (their
+  server's ``/api/sessions``) and whether they logged in (a token issued to a browser session,
+  i.e. their JupyterLab's OAuth login; a stopped participant keeps the answer from when their
+  server ran), at most :attr:`LiveTable.concurrency` at a time; meanwhile the memory their
+  container uses (Docker's one-shot stats, no streaming), all asked together
+  (:attr:`LiveTable.stats_concurrency`): Docker answers each at its next one-second sample.
 
 A request then reads the snapshot (no I/O) and says how old it is. It waits for a new
 snapshot only for a workshop nobody watched yet, or after a change made through the console
@@ -58,6 +59,10 @@ class LiveTable(Configurable):
     watch_seconds = Float(
         60.0, help="A workshop stays in the snapshots this long after its table was last asked for."
     ).tag(config=True)
+    stats_concurrency = Integer(
+        32, help="Docker stats asked at the same time. Each waits for the daemon's next sample (up to 1 s), "
+        "so asking them together costs one wait, not one per server.",
+    ).tag(config=True)
     sessions_timeout = Float(2.0, help="Seconds to wait for one participant's server to list its sessions.").tag(config=True)
     wait_timeout = Float(
         60.0, help="Longest a request waits for a new snapshot (first look at a workshop, or after a change)."
@@ -72,6 +77,7 @@ class LiveTable(Configurable):
         self._wake = asyncio.Event()
         self._taken = asyncio.Event()  # set (then cleared) each time a snapshot is done
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="live-table")
+        self._stats_pool = ThreadPoolExecutor(max_workers=self.stats_concurrency, thread_name_prefix="live-stats")
 
     # -- requests ----------------------------------------------------------------
 
@@ -129,28 +135,34 @@ class LiveTable(Configurable):
         started = time.time()
         users = {model["name"]: model for model in self.hub.users()}
 
-        def one(user: str) -> tuple[str, dict]:
-            model = users.get(user)
-            server = ((model or {}).get("servers") or {}).get("")
-            if not (server and server.get("ready")):
-                return user, {"logged_in": previous.servers.get(user, {}).get("logged_in", False)}
-            return user, self.look_at(user)
+        def ready(user: str) -> bool:
+            server = ((users.get(user) or {}).get("servers") or {}).get("")
+            return bool(server and server.get("ready"))
 
-        servers = dict(self._pool.map(one, sorted(names)))
+        running = [user for user in sorted(names) if ready(user)]
+        memory = {user: self._stats_pool.submit(self.memory_of, user) for user in running}
+        looked = dict(zip(running, self._pool.map(self.look_at, running)))
+        servers = {user: {**looked[user], **memory[user].result()} for user in running}
+        for user in names - set(running):
+            servers[user] = {"logged_in": previous.servers.get(user, {}).get("logged_in", False)}
         return Snapshot(started, time.time(), users, servers, frozenset(names))
 
+    def memory_of(self, user: str) -> dict:
+        """The memory ``user``'s container uses, from one Docker sample (one_shot: not waiting
+        for a second sample, which only CPU figures need)."""
+        try:
+            stats = self.docker.api.stats(container_name(user), stream=False, one_shot=True)
+            return {"memory_mib": round(stats["memory_stats"]["usage"] / 2**20)}
+        except Exception:  # the table shows what it can; a container going away is normal here
+            return {}
+
     def look_at(self, user: str) -> dict:
-        """What one participant's running server shows: memory, open notebooks, kernel, logged in."""
+        """What one participant's running server shows: open notebooks, kernel, logged in."""
         found = {}
         # Logged in: holds a token issued to a browser session (OAuth, e.g. their JupyterLab);
         # prewarm and API tokens carry no session.
         tokens = (self.hub.found(f"{self.hub.user_path(user)}/tokens") or {}).get("api_tokens", [])
         found["logged_in"] = any(t.get("session_id") for t in tokens)
-        try:  # one sample (one_shot: no waiting for a second one to compute CPU use)
-            stats = self.docker.api.stats(container_name(user), stream=False, one_shot=True)
-            found["memory_mib"] = round(stats["memory_stats"]["usage"] / 2**20)
-        except Exception:  # the table shows what it can; a container going away is normal here
-            pass
         try:
             response = self.hub.session.get(
                 f"{self.hub.url}/user/{quote(user)}/api/sessions", timeout=self.sessions_timeout

@@ -107,11 +107,11 @@ class Console:
     def live(self) -> LiveTable:
         """The live table's snapshot, refreshed in the background from the first request on."""
         hub = HubClient(self.state.hub_url, self.token)  # its own connections, used from its threads
-        try:
-            docker = homes.docker_client()
+        live = LiveTable(hub, docker=None)
+        try:  # as many connections as stats asked at once
+            live.docker = homes.docker_client(connections=live.stats_concurrency)
         except VREError:  # the table still shows the hub's view; memory is left out
-            docker = None
-        live = LiveTable(hub, docker)
+            pass
         self.keep(live.run())
         return live
 
