@@ -411,8 +411,10 @@ class SlurmBackend(BatchBackend):
     scheduler_env = ("SLURM_CONF",)
     PHASES = {
         **dict.fromkeys(("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"), "pending"),
-        **dict.fromkeys(("RUNNING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "RESIZING", "STOPPED"), "running"),
-    }  # every other state (COMPLETED, COMPLETING, FAILED, CANCELLED, TIMEOUT, ...) has ended
+        # COMPLETING: Slurm shows it instead of the end state (CANCELLED, TIMEOUT...) while the
+        # job's processes are cleaned up; the end state, and so why it ended, comes after.
+        **dict.fromkeys(("RUNNING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "RESIZING", "STOPPED"), "running"),
+    }  # every other state (COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL...) has ended
 
     def submit_command(self, name: str, folder: Path, job) -> list[str]:
         command = [
@@ -449,7 +451,7 @@ class SlurmBackend(BatchBackend):
 
     def describe(self, info):
         state, job = info["state"], f"Slurm job {info['id']}"
-        if state in ("COMPLETED", "COMPLETING") and not info["code"]:
+        if state == "COMPLETED" and not info["code"]:
             return None
         return {
             "TIMEOUT": f"{job} reached its Slurm time limit (--time) and Slurm stopped it",

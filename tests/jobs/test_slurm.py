@@ -17,6 +17,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ from vre_hub import accounts, engine
 from vre_jobs import cli
 from vre_testing import RunningHub, need, start_hub
 
-from .conftest import NOTEBOOKS, JobsUser, wait_for_service
+from .conftest import NOTEBOOKS, JobsUser, service_pid, wait_for_service
 from .test_page import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
@@ -149,6 +150,7 @@ def submitted(alice) -> dict:
         "outside": alice.submit(notebook="work/sleep.ipynb", parameters={"seconds": 600})[0],
         "timeout": alice.submit(notebook="work/sleep.ipynb", parameters={"seconds": 600}, timeout=6)[0],
         "retry": alice.submit(notebook="work/fail.ipynb", parameters={"divisor": 0}, timeout=300, retries=1)[0],
+        "restart": alice.submit(notebook="work/sleep.ipynb", parameters={"seconds": 20}, timeout=300)[0],
     }
 
 
@@ -250,6 +252,27 @@ def test_sweep_of_six_through_sbatch(alice, submitted, backend):
         assert json.loads(backend.read_file(volume, f"{job['output_dir']}/parameters.json")) == p
         seen.add((p["alpha"], p["label"]))
     assert len(seen) == 6
+
+
+def test_service_killed_mid_run_follows_its_slurm_job_again(slurm_jobs, alice, submitted, slurm_cluster):  # noqa: F811
+    """kill -9 of the service while its job runs in Slurm: the job goes on; the service the hub
+    starts again finds it (here after Slurm has forgotten it: its exit_code) and completes it."""
+    job_id = submitted["restart"]["id"]
+    slurm_id = running_in_slurm(alice, slurm_cluster, job_id)
+    before = alice.job(job_id)
+    pid = service_pid(slurm_jobs.hub)
+    assert pid, "the jobs service process was not found under the hub"
+    os.kill(pid, signal.SIGKILL)
+    assert slurm_cluster.queue().get(slurm_id) == "R"  # the batch job does not depend on the service
+    deadline = time.monotonic() + 90  # the hub polls its services every 30 s
+    while time.monotonic() < deadline and service_pid(slurm_jobs.hub) in (None, pid):
+        time.sleep(0.5)
+    assert service_pid(slurm_jobs.hub) not in (None, pid), "the hub did not restart the jobs service"
+    wait_for_service(alice)
+    job = alice.wait([job_id], timeout=120)[job_id]
+    assert job["state"] == "completed" and job["attempt"] == 1, job  # followed, not re-run
+    assert job["backend_id"] == slurm_id and job["started"] == before["started"]
+    assert "woke up" in alice.file(job_id, "job.log").text
 
 
 def test_cli_and_page_say_which_backend_ran_it(slurm_jobs, alice, submitted, capsys):
