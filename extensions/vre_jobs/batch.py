@@ -190,10 +190,22 @@ class BatchBackend(JobBackend, LoggingConfigurable):
         return Path(self.spool_dir) / f"{name}.id"
 
     def batch_id(self, name: str) -> str | None:
+        """The scheduler's id of the run; looked up by job name when the service stopped between
+        submitting it and noting its id (so that no run is left behind unfollowed)."""
         try:
             return self._id_file(name).read_text().strip() or None
+        except FileNotFoundError:
+            pass
         except (OSError, ValueError):
             return None
+        if not self._folder(name).is_dir():
+            return None
+        found = self._query(self.find_command(name))
+        ids = found.stdout.split() if found.returncode == 0 else []
+        if not ids:
+            return None
+        self._id_file(name).write_text(ids[-1])
+        return ids[-1]
 
     def _environment(self, extra: dict | None = None) -> dict:
         keep = {k: os.environ[k] for k in ("PATH", *self.scheduler_env) if k in os.environ}
@@ -392,6 +404,10 @@ class BatchBackend(JobBackend, LoggingConfigurable):
     def status_command(self, batch_id: str) -> list[str]:
         raise NotImplementedError
 
+    def find_command(self, name: str) -> list[str]:
+        """Lists (one per line) the ids of the queued or running jobs named ``name``."""
+        raise NotImplementedError
+
     def parse_status(self, done: subprocess.CompletedProcess, batch_id: str) -> dict | None:
         """``{"phase": pending|running|exited, "code", "state", "reason", "id"}``; None if the
         scheduler no longer knows the job."""
@@ -431,6 +447,9 @@ class SlurmBackend(BatchBackend):
 
     def status_command(self, batch_id: str) -> list[str]:
         return ["scontrol", "show", "job", "-o", batch_id]
+
+    def find_command(self, name: str) -> list[str]:
+        return ["squeue", "--noheader", f"--name={name}", "--format=%i"]
 
     def parse_status(self, done, batch_id):
         if done.returncode != 0:
@@ -499,6 +518,9 @@ class PBSBackend(BatchBackend):
 
     def status_command(self, batch_id: str) -> list[str]:
         return ["qstat", "-x", "-f", "-F", "json", batch_id]  # -x: finished jobs too
+
+    def find_command(self, name: str) -> list[str]:
+        return ["qselect", "-N", name]
 
     def parse_status(self, done, batch_id):
         if done.returncode != 0 or not done.stdout.strip():

@@ -89,6 +89,7 @@ def test_pbs_submit_command(pbs):
     assert pbs.parse_submit(f"{PBS_ID}\n") == PBS_ID
     assert pbs.status_command(PBS_ID) == ["qstat", "-x", "-f", "-F", "json", PBS_ID]
     assert pbs.cancel_command(PBS_ID) == ["qdel", PBS_ID]
+    assert pbs.find_command(RUN) == ["qselect", "-N", RUN]  # a run whose id was not noted yet
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,7 @@ class JobsHub:
     """A running test hub and its jobs service (benchmarks/bench_jobs_backend.py uses it too)."""
 
     hub: RunningHub
+    spool: Path | None = None  # the batch backends' spool folder
 
     def user(self, make_account, files, notebooks: dict, account: bool = True) -> JobsUser:
         """A hub user (with a Unix account of the same name unless ``account`` is False) whose
@@ -128,6 +129,7 @@ def slurm_jobs(tmp_path_factory, slurm_cluster, unix_user, backend, user_image):
         # All of the module's jobs at once.
         settings = slurm_config(spool) + "c.JobsService.max_concurrent = 12\nc.JobsService.max_per_user = 12\n"
         with jobs_hub(tmp_path_factory.mktemp("hub-slurm-jobs"), user_image, backend, settings) as hub:
+            hub.spool = spool
             yield hub
 
 
@@ -202,9 +204,16 @@ def test_cancelled_job_leaves_squeue(alice, submitted, slurm_cluster):  # noqa: 
     assert gone_from_squeue(slurm_cluster, slurm_id), f"Slurm job {slurm_id} still in squeue"
 
 
-def test_job_cancelled_outside_the_service_says_why(alice, submitted, slurm_cluster):  # noqa: F811
+def test_job_cancelled_outside_the_service_says_why(slurm_jobs, alice, submitted, slurm_cluster):  # noqa: F811
     job_id = submitted["outside"]["id"]
     slurm_id = running_in_slurm(alice, slurm_cluster, job_id)
+    # As if the service had stopped between sbatch and noting the id: it finds the job by name.
+    noted = slurm_jobs.spool / f"vre-job-{job_id}-a1.id"
+    noted.unlink()
+    deadline = time.monotonic() + 30
+    while not noted.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert noted.read_text() == slurm_id
     slurm_cluster.run("scancel", slurm_id)  # the site's operator, not the service
     job = alice.wait([job_id], timeout=60)[job_id]
     assert job["state"] == "failed"
