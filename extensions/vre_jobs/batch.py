@@ -158,6 +158,13 @@ class BatchBackend(JobBackend, LoggingConfigurable):
         memory_mb(self.limits.mem_limit)
         spool = Path(self.spool_dir)
         spool.mkdir(mode=0o711, parents=True, exist_ok=True)
+        info = spool.lstat()
+        # Users must not be able to put or rename anything beside their runs' folders.
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+            raise VREError(
+                f"the spool folder {spool} must be a folder of root that only root can write in",
+                f"chown root {spool} && chmod 0711 {spool}",
+            )
 
     # --- the user's home: through the container backend's file access --------------
 

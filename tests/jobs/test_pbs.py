@@ -164,3 +164,18 @@ def test_old_database_gets_the_backend_columns(tmp_path):
     open_database(url)
     assert {"backend", "backend_id"} <= {c["name"] for c in inspect(create_engine(url)).get_columns("vre_jobs")}
     assert os.path.exists(tmp_path / "jobs.sqlite")
+
+
+def test_spool_folder_others_can_write_is_refused_in_one_line(tmp_path):
+    """At the service's start (JobsService.make_manager): users must not reach beside their runs."""
+    spool = tmp_path / "spool"
+    spool.mkdir(mode=0o777)
+    spool.chmod(0o777)
+    files = SimpleNamespace(image="img", limits=ContainerLimits("1G", 1.0, "1000:100", "none"))
+    slurm = SlurmBackend(files, spool_dir=str(spool))
+    with pytest.raises(VREError, match=rf"^the spool folder {spool} must be a folder of root that only root can "
+                                       rf"write in; chown root {spool} && chmod 0711 {spool}$"):
+        slurm.check_config()
+    spool.chmod(0o711)
+    slurm.check_config()  # as root, with sbatch/scancel installed (tests/run installs slurm-wlm)
+
