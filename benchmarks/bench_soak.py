@@ -31,6 +31,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,7 @@ from vre_testing import RunningHub, start_hub  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 CELL = "import math\nsum(math.sqrt(i) for i in range(20000))"
 CELL_TIMEOUT = 60
+START_TIMEOUT = 600
 TARGET_P95 = 1.0  # seconds, one cell round trip
 
 
@@ -82,17 +84,25 @@ class Participant:
                              headers=self.headers) as answer:
             if answer.status not in (201, 202):
                 raise RuntimeError(f"server start answered {answer.status}: {(await answer.text())[:200]}")
-        deadline = started + 300
+        # The hub's view first (cheap), then the server itself through the proxy.
+        deadline = started + START_TIMEOUT
         while time.monotonic() < deadline:
+            await asyncio.sleep(1)
             try:
+                async with http.get(f"{self.url}/hub/api/users/{self.name}", headers=self.headers) as r:
+                    model = await r.json() if r.status == 200 else {}
+                server = (model.get("servers") or {}).get("")
+                if not server and not model.get("pending") and model:
+                    raise RuntimeError(f"the hub gave up the start after {time.monotonic() - started:.0f} s (see its log)")
+                if not (server and server.get("ready")):
+                    continue
                 async with http.get(f"{self.server}/api/status", headers=self.headers, allow_redirects=False) as r:
                     if r.status == 200:
                         self.start_s = time.monotonic() - started
                         return
             except aiohttp.ClientError:
                 pass
-            await asyncio.sleep(0.5)
-        raise RuntimeError("server did not answer within 300 s")
+        raise RuntimeError(f"server not ready within {START_TIMEOUT} s")
 
     async def work(self, http: aiohttp.ClientSession, t0: float, until: float, every: float) -> None:
         """A kernel and its websocket; one cell every ``every`` s until ``until`` (monotonic)."""
@@ -320,8 +330,10 @@ def main():
         finally:
             print(f"uptime after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
             hub.stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"soak-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+            RESULTS.mkdir(exist_ok=True)
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            shutil.copy(process.log_file, RESULTS / f"soak-{stamp}-hub.log")  # why starts failed, if any
+    out = RESULTS / f"soak-{stamp}.json"
     out.write_text(json.dumps(result, indent=1, default=str))
     print(f"samples: {out}")
 
