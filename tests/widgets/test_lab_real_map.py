@@ -1,8 +1,9 @@
 """A participant finds REAL data on a readable map, in a real JupyterLab with Chromium (issue 14).
 
 Filter on the Data facet ("real"), pick IERS polar motion: the badge reads real and the leaflet map draws the
-Natural Earth coastlines and borders (a GeoJSON layer, as SVG paths in the DOM) with no tile server; the OSTIA
-quick-look has its coastlines too. Requests leaving 127.0.0.0/8 are blocked and must be none.
+Natural Earth coastlines and borders (a GeoJSON layer, as SVG paths in the DOM) with no tile server, and so does
+the record card's small extent map; the OSTIA quick-look has its coastlines too. Requests leaving 127.0.0.0/8
+are blocked and must be none.
 Screenshots: tests/output/widgets/7-real-map.png, 8-real-quicklook.png.
 """
 
@@ -45,6 +46,9 @@ def test_select_a_real_dataset_see_coastlines_and_the_real_badge(lab_server, pag
     badge.wait_for()
     assert badge.inner_text().strip() == "real"
     widget.locator(".vre-card h4", has_text="Polar motion").wait_for()
+    # The card's small extent map has the same Natural Earth outlines (an SVG path of many rings).
+    coast = widget.locator(".vre-card svg.vre-card-extent path.vre-card-coastlines")
+    assert coast.count() == 1 and coast.get_attribute("d").count("M") > 150
     page.screenshot(path=shots / "7-real-map.png", full_page=True)
 
     # A gridded real dataset: its quick-look draws the coastlines over the data.

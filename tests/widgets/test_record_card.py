@@ -15,7 +15,7 @@ from vre_widgets.card import card_html, full_metadata_html
 from .conftest import record
 
 ALLOWED = {"div", "h4", "small", "code", "p", "table", "tr", "th", "td", "ul", "ol", "li", "b", "i", "a", "pre",
-           "svg", "rect", "line"}
+           "svg", "rect", "line", "path"}  # path: the card map's Natural Earth outlines
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 

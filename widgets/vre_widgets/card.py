@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from ._catalog import entry_variables
+from .basemap import COUNTRY_STYLE, country_paths
 
 _POLE_NAMES = {"odatis": "ODATIS (ocean)", "aeris": "AERIS (atmosphere)",
                "theia": "THEIA (land surfaces)", "formater": "ForM@Ter (solid earth)"}
@@ -98,8 +100,21 @@ def _open_line(entry) -> str:
         return str(exc)
 
 
+@lru_cache(maxsize=1)
+def _coastline_path() -> str:
+    """The Natural Earth outlines of the browser map (basemap.py, offline) as one SVG path in the card's
+    360 x 180 frame, to the nearest 0.5 degree (plenty at 180 px); empty without pyogrio."""
+    rings = []
+    for ring in country_paths():
+        points = dict.fromkeys((round(2 * (lon + 180)) / 2, round(2 * (90 - lat)) / 2) for lon, lat in ring)
+        if len(points) > 2:
+            rings.append("M" + "L".join(f"{x:g} {y:g}" for x, y in points) + "Z")
+    return "".join(rings)
+
+
 def _extent_svg(bbox) -> str:
-    """A small world frame with the entry's box (no tiles, no network); nothing when there is no box."""
+    """A small world map (Natural Earth country outlines, no tiles, no network) with the entry's box;
+    nothing when there is no box."""
     if not bbox:
         return ""
     west, south, east, north = (float(v) for v in bbox)
@@ -107,8 +122,13 @@ def _extent_svg(bbox) -> str:
     rects = "".join(
         f"<rect x='{a + 180:.2f}' y='{90 - north:.2f}' width='{max(b - a, 0.8):.2f}' height='{max(north - south, 0.8):.2f}' "
         "fill='#1f77b4' fill-opacity='0.35' stroke='#1f77b4'/>" for a, b in boxes)
+    land = _coastline_path()
+    style = COUNTRY_STYLE
+    outlines = (f"<path class='vre-card-coastlines' d='{land}' fill='{style['fillColor']}' stroke='{style['color']}' "
+                f"stroke-width='0.4' stroke-linejoin='round'/>" if land else "")
     return ("<svg class='vre-card-extent' viewBox='0 0 360 180' width='180' height='90' "
             "style='border:1px solid #bbb;background:#f4f8fb;margin:2px 0'>"
+            f"{outlines}"
             "<line x1='0' y1='90' x2='360' y2='90' stroke='#ccc'/><line x1='180' y1='0' x2='180' y2='180' stroke='#ccc'/>"
             f"{rects}</svg>")
 
