@@ -22,7 +22,6 @@ traits and cluster options (gateway_config.py); clusters per user is
 from __future__ import annotations
 
 import asyncio
-import grp
 import json
 import os
 import pwd
@@ -37,6 +36,8 @@ from dask_gateway_server.backends.local import LocalBackend
 from dask_gateway_server.models import ClusterStatus
 from dask_gateway_server.traitlets import Type
 from traitlets import Dict, Float, Integer, Unicode, default
+from vre_core.errors import VREError
+from vre_core.unix import account_groups, unix_account
 
 # The launcher, scheduler and worker commands of the gateway's own Python environment.
 BIN = Path(sys.executable).parent
@@ -183,10 +184,11 @@ class VRESlurmBackend(VREBackend, SlurmBackend):
     async def do_as_user(self, user, action, **kwargs):
         if os.geteuid() != 0 or shutil.which("sudo"):
             return await super().do_as_user(user, action, **kwargs)
-        account = pwd.getpwnam(user)
-        if account.pw_uid == 0:
-            raise PublicException("Dask clusters are not started for root")
-        groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+        try:  # the account named like the hub user, never root (shared with the jobs service)
+            account = unix_account(user)
+        except VREError as e:
+            raise PublicException(str(e)) from None
+        groups = account_groups(account)
         proc = await asyncio.create_subprocess_exec(
             self.dask_gateway_jobqueue_launcher,
             user=account.pw_uid,
