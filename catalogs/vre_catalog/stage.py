@@ -202,10 +202,12 @@ def _stage_gridded(entry, query: Query, partial: Path, block_mb: float, log) -> 
                 var.encoding.pop("chunks", None)
                 var.encoding.pop("preferred_chunks", None)
             block.attrs = attrs  # every block: an append rewrites the group's attributes
-            if i == 0:
-                block.to_zarr(partial, mode="w", zarr_format=2, consolidated=False)
+            if i == 0:  # one time step per stored chunk: small writes here, small reads for users
+                block.to_zarr(partial, mode="w", zarr_format=2, consolidated=False, encoding={
+                    name: {"chunks": (1, *var.shape[1:])} for name, var in block.data_vars.items() if var.dims[:1] == ("time",)})
             else:
                 block.to_zarr(partial, append_dim="time", zarr_format=2, consolidated=False)
+            del block  # before the next one is read
     except Exception as exc:  # noqa: BLE001 - a service failing half-way: one line, the partial copy kept
         raise StageError(f"{entry.id}: staging stopped ({_one_line(exc)}); nothing was published; "
                          "run the same command again to resume") from None

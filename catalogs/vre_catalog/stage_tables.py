@@ -25,6 +25,8 @@ _READ_ARGS = ("sep", "comment", "na_values", "dtype", "parse_dates", "header", "
 _FDSN_KEYS = {"starttime": ("start",), "endtime": ("end",), "minlatitude": ("minlat",), "maxlatitude": ("maxlat",),
               "minlongitude": ("minlon",), "maxlongitude": ("maxlon",)}
 _ERDDAP_AXES = ("time", "latitude", "longitude")
+CHUNK_ROWS = 65_536  # rows per stored chunk: what a reader decompresses at a time
+PARSE_BYTES = 8_000_000  # text parsed and written at a time within a block (a parsed table is ~2x its text)
 TIMEOUT = 60  # seconds without a byte from the server before the run stops (it can be resumed)
 
 
@@ -79,14 +81,14 @@ class _Parser:
             raise ValueError("a compressed CSV cannot be staged block by block; stage an uncompressed service")
         self.columns = columns
 
-    def parse(self, text: str):
+    def parse(self, text):
         import pandas as pd
 
         args = dict(self.args)
         if self.columns is not None:  # a later block: no header, no rows to skip, the names already known
             args.pop("skiprows", None)
             args.update(header=None, names=self.columns)
-        frame = pd.read_csv(io.StringIO(text), **args)
+        frame = pd.read_csv(io.BytesIO(text), **args)  # bytes: no str copy
         if self.columns is None:  # FDSN text heads its columns with '#EventID|Time|...'
             frame.columns = [str(c).strip().lstrip("#").strip() for c in frame.columns]
             self.columns = list(frame.columns)
@@ -124,14 +126,14 @@ def _filter(frame, bbox, start, end, variables):
 
 def _dataset(frame):
     """A DataFrame as a Dataset on a ``row`` axis (text columns as variable-length strings)."""
-    import numpy as np
     import xarray as xr
 
     data = {}
     for name, column in frame.items():
-        values = column.to_numpy()
-        if values.dtype == object or str(column.dtype) in ("string", "str"):
-            values = np.asarray(column.astype("string").fillna("").to_numpy(dtype=object), dtype=object)
+        if column.dtype == object or str(column.dtype) in ("string", "str"):
+            values = column.fillna("").to_numpy(dtype=object)  # the same str objects, one array of pointers
+        else:
+            values = column.to_numpy()
         key = str(name).replace("/", "_")  # 'Depth/km' (FDSN text): '/' would nest the array in the store
         data[key] = ("row", values, {"column": str(name)} if key != str(name) else {})
     return xr.Dataset(data)
@@ -172,6 +174,7 @@ def stage_table(url: str, args: dict, partial: Path, attrs: dict, *, bbox, start
         response, skip = _open(url, offset)
     except urllib.error.HTTPError as exc:
         raise OSError(f"HTTP {exc.code} {exc.reason} from the server") from None
+    writer = _Writer(partial, attrs, parser, rows, (bbox, start, end, variables))
     position = offset  # offset in the whole answer of the first byte of ``pending``
     pending = b""
     with response:
@@ -183,39 +186,68 @@ def stage_table(url: str, args: dict, partial: Path, attrs: dict, *, bbox, start
                 data, skip = data[cut:], skip - cut
                 if skip or not data:
                     continue
-            pending += data
-            cut = len(pending) if last else pending.rfind(b"\n") + 1
-            if not cut:
-                if last:
-                    break
-                continue  # no complete line yet
-            text, pending = pending[:cut], pending[cut:]
-            position += cut
-            if not text.strip():
-                if last:
-                    break
+            cut = len(data) if last else data.rfind(b"\n") + 1
+            if not cut and not last:
+                pending += data  # no complete line yet
                 continue
-            frame = parser.parse(text.decode("utf-8"))
-            missing = sorted(set(variables or ()) - set(frame.columns))
-            if missing:
-                from .stage import StageError
-
-                raise StageError(f"unknown variable(s) {missing}; choose among {list(frame.columns)}")
-            frame = _filter(frame, bbox, start, end, variables)
-            checkpoint = {"stage_rows": rows + len(frame), "stage_bytes": position, "stage_columns": list(parser.columns)}
-            if len(frame):
-                ds = _dataset(frame)
-                ds.attrs = {**attrs, **checkpoint}  # an append rewrites the group's attributes too
-                if (partial / ".zattrs").exists():
-                    ds.to_zarr(partial, append_dim="row", zarr_format=2, consolidated=False)
-                else:
-                    ds.to_zarr(partial, mode="w", zarr_format=2, consolidated=False)
-                rows += len(frame)
-            elif (partial / ".zattrs").exists():  # only rows outside the subset: move the checkpoint on
-                zarr.open_group(str(partial), mode="r+", zarr_format=2).attrs.update(checkpoint)
+            text, pending = pending + memoryview(data)[:cut], data[cut:]  # the one copy of the block
+            del data
+            writer.write(text, position)
+            position += len(text)
+            del text
             if last:
                 break
-    return rows
+    log(f"{writer.rows} rows from {position} bytes of the answer")
+    return writer.rows
+
+
+class _Writer:
+    """Parse a block of complete lines ``PARSE_BYTES`` at a time and append the rows to the Zarr group, each
+    piece with its checkpoint (rows written, bytes of the answer consumed), so memory holds the block's text
+    and one parsed piece, and a resumed run starts at the last piece written."""
+
+    def __init__(self, partial: Path, attrs: dict, parser: _Parser, rows: int, subset: tuple):
+        self.partial, self.attrs, self.parser, self.rows, self.subset = partial, attrs, parser, rows, subset
+
+    def write(self, text: bytes, position: int) -> None:
+        view, begin = memoryview(text), 0
+        while begin < len(text):
+            end = len(text)
+            if end - begin > PARSE_BYTES:
+                end = text.rfind(b"\n", begin, begin + PARSE_BYTES) + 1 or text.find(b"\n", begin + PARSE_BYTES) + 1 or end
+            self._piece(view[begin:end], position + end)
+            begin = end
+
+    def _piece(self, piece, consumed: int) -> None:
+        import zarr
+
+        piece = bytes(piece)  # one copy of PARSE_BYTES, which BytesIO then shares
+        if not piece or piece.isspace():
+            return
+        frame = self.parser.parse(piece)
+        del piece
+        bbox, start, end, variables = self.subset
+        missing = sorted(set(variables or ()) - set(frame.columns))
+        if missing:
+            from .stage import StageError
+
+            raise StageError(f"unknown variable(s) {missing}; choose among {list(frame.columns)}")
+        frame = _filter(frame, bbox, start, end, variables)
+        checkpoint = {**self.attrs, "stage_rows": self.rows + len(frame), "stage_bytes": consumed,
+                      "stage_columns": list(self.parser.columns)}
+        if not len(frame):  # only rows outside the subset: move the checkpoint on
+            if (self.partial / ".zattrs").exists():
+                zarr.open_group(str(self.partial), mode="r+", zarr_format=2).attrs.update(checkpoint)
+            return
+        ds = _dataset(frame)
+        del frame
+        ds.attrs = checkpoint  # an append rewrites the group's attributes too
+        if (self.partial / ".zattrs").exists():
+            ds.to_zarr(self.partial, append_dim="row", zarr_format=2, consolidated=False)
+        else:
+            ds.to_zarr(self.partial, mode="w", zarr_format=2, consolidated=False,
+                       encoding={name: {"chunks": (CHUNK_ROWS,)} for name in ds.data_vars})
+        self.rows += ds.sizes["row"]
 
 
 def read_errors() -> tuple[type[BaseException], ...]:

@@ -1,7 +1,6 @@
 """Fixtures of the catalogue tests: the repository catalogue with its samples generated once."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ from vre_catalog.layout import REPO_CATALOG
 from vre_catalog.samples import generate, load_registry
 
 CATALOG_DIR = REPO_CATALOG.parent
-YAML_FILES = ["catalog.yaml", "odatis.yaml", "aeris.yaml", "theia.yaml", "formater.yaml"]
 
 
 def _samples_complete(samples: Path) -> bool:
@@ -36,7 +34,6 @@ def index(catalog_path):
 @pytest.fixture
 def catalog_copy(tmp_path, catalog_path) -> Path:
     """A private copy of the catalogue YAML files (samples symlinked), safe to break."""
-    for name in YAML_FILES:
-        shutil.copy(CATALOG_DIR / name, tmp_path / name)
-    (tmp_path / "samples").symlink_to(CATALOG_DIR / "samples", target_is_directory=True)
-    return tmp_path / "catalog.yaml"
+    from .stage_servers import copy_catalog
+
+    return copy_catalog(tmp_path)

@@ -10,8 +10,9 @@
   and ignores ``Range`` as dynamic services do. A ``fail_after`` file in its folder (bytes) makes it drop the
   connection after that many bytes of an answer (a server failing half-way); removing the file heals it.
 - ``OpendapServer`` (loopback.py): pydap's DapServer.
-- ``ServerProcess``: any of them in a child process (``python stage_servers.py KIND ROOT``), so that a memory
-  measurement of the client does not count the server.
+- ``ServerProcess``: any of them (or ``RangeHTTPServer`` for Zarr over HTTP) in a child process
+  (``python stage_servers.py tables|opendap|files ROOT``), so that a memory measurement of the client does not
+  count the server. ``measure`` stages ~200 MB through one protocol that way (the memory test, bench_stage.py).
 """
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from .loopback import LoopbackServer, OpendapServer, no_proxy_env
+    from .loopback import LoopbackServer, OpendapServer, RangeHTTPServer, no_proxy_env
 except ImportError:  # run as a script (a server process) or imported by benchmarks/ with tests/catalogs on sys.path
-    from loopback import LoopbackServer, OpendapServer, no_proxy_env
+    from loopback import LoopbackServer, OpendapServer, RangeHTTPServer, no_proxy_env
 
 T0 = np.datetime64("2000-01-01T00:00:00", "s")
 ERDDAP_PATH = "/erddap/tabledap/floats.csv"
@@ -38,11 +39,23 @@ BATCH = 20_000  # rows generated at a time
 
 
 def rows(n: int, step_s: int, first: int, last: int):
-    """Columns of rows first..last-1 (deterministic functions of the row number)."""
+    """Columns of rows first..last-1 (deterministic functions of the row number), in fixed decimals:
+    ``(integer, decimals)`` pairs, so the text is made by numpy's C string functions (fast enough to feed
+    the client), and their float values."""
     i = np.arange(first, last, dtype=np.int64)
-    return {"i": i, "time": T0 + i * step_s,
-            "latitude": 30 + (i * 7919 % 35000) / 1000, "longitude": -30 + (i * 104729 % 40000) / 1000,
-            "pres": (i % 200) * 10.0, "temp": 4 + (i % 1500) / 100, "depth": (i % 300) / 10, "mag": 1 + (i % 45) / 10}
+    fixed = {"latitude": (30_000 + i * 7919 % 35000, 3), "longitude": (-30_000 + i * 104729 % 40000, 3),
+             "pres": (i % 200 * 10, 1), "temp": (400 + i % 1500, 2), "depth": (i % 300, 1), "mag": (10 + i % 45, 1)}
+    out = {"i": i, "time": T0 + i * step_s, "fixed": fixed}
+    out.update({name: value / 10 ** digits for name, (value, digits) in fixed.items()})
+    return out
+
+
+def _text(value, digits: int):
+    """Fixed-decimal text of integers ``value / 10**digits`` (e.g. -29123, 3 -> '-29.123')."""
+    sign = np.where(value < 0, "-", "")
+    whole, frac = np.divmod(np.abs(value), 10 ** digits)
+    return np.strings.add(np.strings.add(np.strings.add(sign, whole.astype(str)), "."),
+                          np.strings.zfill(frac.astype(str), digits))
 
 
 def expected(n: int, step_s: int, start=None, end=None, bbox=None):
@@ -50,6 +63,7 @@ def expected(n: int, step_s: int, start=None, end=None, bbox=None):
     import pandas as pd
 
     cols = rows(n, step_s, 0, n)
+    del cols["fixed"]
     keep = np.ones(n, bool)
     if start:
         keep &= cols["time"] >= np.datetime64(start)
@@ -96,9 +110,8 @@ def _handler(root: Path, n: int, step_s: int, counter: dict):
 
             def lines(c):
                 out = {"platform_number": (6900000 + c["i"] % 500).astype(str),
-                       "time": np.char.add(np.datetime_as_string(c["time"], unit="s"), "Z"),
-                       "latitude": np.char.mod("%.3f", c["latitude"]), "longitude": np.char.mod("%.3f", c["longitude"]),
-                       "pres": np.char.mod("%.1f", c["pres"]), "temp": np.char.mod("%.2f", c["temp"])}
+                       "time": np.strings.add(np.datetime_as_string(c["time"], unit="s"), "Z"),
+                       **{k: _text(*c["fixed"][k]) for k in ("latitude", "longitude", "pres", "temp")}}
                 return [out[f] for f in fields], ","
 
             self._stream(head, lo, hi, box, lines, "text/csv")
@@ -108,13 +121,11 @@ def _handler(root: Path, n: int, step_s: int, counter: dict):
             box = [float(q.get(k, d)) for k, d in (("minlongitude", -1e9), ("minlatitude", -1e9),
                                                     ("maxlongitude", 1e9), ("maxlatitude", 1e9))]
 
-            def lines(c):
-                k = len(c["i"])
-                return [np.char.add("ev", c["i"].astype(str)), np.datetime_as_string(c["time"], unit="s"),
-                        np.char.mod("%.4f", c["latitude"]), np.char.mod("%.4f", c["longitude"]),
-                        np.char.mod("%.1f", c["depth"]), np.full(k, "LOOP"), np.full(k, "LOOP"), np.full(k, "stand-in"),
-                        np.full(k, ""), np.full(k, "ML"), np.char.mod("%.1f", c["mag"]), np.full(k, "LOOP"),
-                        np.full(k, "loopback region")], "|"
+            def lines(c):  # Author|Catalog|Contributor|ContributorID|MagType are the same on every row
+                f = c["fixed"]
+                return [np.strings.add("ev", c["i"].astype(str)), np.datetime_as_string(c["time"], unit="s"),
+                        _text(*f["latitude"]), _text(*f["longitude"]), np.strings.add(_text(*f["depth"]), "|LOOP|LOOP|stand-in||ML"),
+                        _text(*f["mag"]), np.strings.add("LOOP|loopback region", np.full(len(c["i"]), ""))], "|"
 
             self._stream(FDSN_HEADER + "\n", lo, hi, box, lines, "text/plain", empty_status=204)
 
@@ -129,12 +140,12 @@ def _handler(root: Path, n: int, step_s: int, counter: dict):
             for first in range(lo, hi, BATCH):
                 c = rows(n, step_s, first, min(hi, first + BATCH))
                 keep = (c["latitude"] >= south) & (c["latitude"] <= north) & (c["longitude"] >= west) & (c["longitude"] <= east)
-                c = {k: v[keep] for k, v in c.items()}
+                c = {k: ({n: (v[keep], d) for n, (v, d) in c["fixed"].items()} if k == "fixed" else c[k][keep]) for k in c}
                 if len(c["i"]):
                     columns, sep = lines(c)
                     text = columns[0]
                     for col in columns[1:]:
-                        text = np.char.add(np.char.add(text, sep), col)
+                        text = np.strings.add(np.strings.add(text, sep), col)
                     yield ("\n".join(text.tolist()) + "\n").encode()
 
         def _stream(self, head: str, lo, hi, box, lines, ctype, empty_status=None):
@@ -235,9 +246,147 @@ class ServerProcess:
             self.proc.wait()
 
 
+# -- shared by the tests and benchmarks/bench_stage.py ----------------------------------------------------
+
+REPO_CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"
+POLE_FILES = ["catalog.yaml", "odatis.yaml", "aeris.yaml", "theia.yaml", "formater.yaml"]
+#: protocol -> (entry staged, the service path and query its ``_remote`` points at)
+ENTRIES = {
+    "erddap": ("odatis.argo_profiles", ERDDAP_PATH + "?platform_number,time,latitude,longitude,pres,temp"),
+    "fdsn": ("formater.earthquake_catalogue_france", FDSN_PATH + "?minmagnitude=1.5&format=text"),
+    "opendap": ("aeris.cmip6_ipsl_tas_monthly", "/tas.nc"),
+    "zarr": ("odatis.ocean_environment_monthly", "/cube.zarr"),
+}
+ROW_BYTES = {"erddap": 55.3, "fdsn": 97.6}  # mean answer bytes per row of TableService, measured
+
+
+def copy_catalog(dest: Path) -> Path:
+    """A private copy of the repository's catalogue YAML files (samples symlinked), safe to edit; its root."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in POLE_FILES:
+        shutil.copy(REPO_CATALOG_DIR / name, dest / name)
+    (dest / "samples").symlink_to(REPO_CATALOG_DIR / "samples", target_is_directory=True)
+    return dest / "catalog.yaml"
+
+
+def point_remote(catalog_root: Path, entry_id: str, url: str) -> None:
+    """Point ``<name>_remote`` of a catalogue copy at ``url`` (nothing else changes)."""
+    import re
+
+    pole, _, name = entry_id.partition(".")
+    file = Path(catalog_root).parent / f"{pole}.yaml"
+    text, n = re.subn(rf"(\n  {name}_remote:\n(?:    .*\n)*?      urlpath: )\S+", lambda m: m.group(1) + url, file.read_text())
+    assert n == 1, entry_id
+    file.write_text(text)
+
+
+def write_cube(path: Path, size_mb: float) -> int:
+    """A (time, 250, 500) float32 NetCDF cube of about ``size_mb``, written 50 steps at a time; its bytes."""
+    import netCDF4
+
+    n_time = max(1, int(size_mb * 1e6 / (250 * 500 * 4)))
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", n_time)
+        nc.createDimension("lat", 250)
+        nc.createDimension("lon", 500)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units, time.calendar = "days since 1990-01-01", "standard"
+        time[:] = np.arange(n_time) * 30.0
+        nc.createVariable("lat", "f8", ("lat",))[:] = np.linspace(30, 65, 250)
+        nc.createVariable("lon", "f8", ("lon",))[:] = np.linspace(-20, 10, 500)
+        tas = nc.createVariable("tas", "f4", ("time", "lat", "lon"), chunksizes=(1, 250, 500))
+        rng = np.random.default_rng(2)
+        for i in range(0, n_time, 50):
+            tas[i:i + 50] = rng.normal(280, 8, (min(50, n_time - i), 250, 500)).astype("float32")
+    return n_time * 250 * 500 * 4
+
+
+def write_zarr_cube(path: Path, size_mb: float) -> int:
+    """The same kind of cube as Zarr (one chunk per time step, variable ``thetao``), 50 steps at a time."""
+    import pandas as pd
+    import xarray as xr
+    import zarr
+
+    n_time = max(1, int(size_mb * 1e6 / (250 * 500 * 4)))
+    times = pd.date_range("1990-01-01", periods=n_time, freq="MS")
+    rng = np.random.default_rng(1)
+    for i in range(0, n_time, 50):
+        part = xr.Dataset({"thetao": (("time", "latitude", "longitude"),
+                                      rng.normal(12, 3, (len(times[i:i + 50]), 250, 500)).astype("float32"))},
+                          coords={"time": times[i:i + 50], "latitude": np.linspace(30, 65, 250),
+                                  "longitude": np.linspace(-20, 10, 500)})
+        part.chunk({"time": 1}).to_zarr(path, zarr_format=2, mode="w" if i == 0 else "a",
+                                        **({} if i == 0 else {"append_dim": "time"}))
+    zarr.consolidate_metadata(str(path))
+    return n_time * 250 * 500 * 4
+
+
+def measure(protocol: str, workdir: Path, size_mb: float = 200, block_mb: float = 16, trace: bool = True) -> dict:
+    """Stage about ``size_mb`` through ``protocol`` from a server in a child process (not counted), with the
+    Python heap traced: seconds, MB/s, the peak heap (tracemalloc; numpy and pandas' arrays report to it; the
+    libraries are imported before), the rise of the process's peak RSS, and the staged store."""
+    import re
+    import time
+    import tracemalloc
+
+    from vre_catalog.index import CatalogIndex
+    from vre_catalog.stage import stage
+
+    no_proxy_env()
+    workdir = Path(workdir)
+    root = copy_catalog(workdir / "catalog")
+    entry, path = ENTRIES[protocol]
+    if protocol == "opendap":
+        (workdir / "dap").mkdir(parents=True, exist_ok=True)
+        size = write_cube(workdir / "dap" / "tas.nc", size_mb)
+        server = ServerProcess("opendap", workdir / "dap")
+    elif protocol == "zarr":
+        size = write_zarr_cube(workdir / "www" / "cube.zarr", size_mb)
+        server = ServerProcess("files", workdir / "www")
+    else:
+        size = 0
+        server = ServerProcess("tables", workdir / "tables", str(int(size_mb * 1e6 / ROW_BYTES[protocol])), "60")
+    said = []
+    with server:
+        point_remote(root, entry, server.url + path)
+        index = CatalogIndex.from_catalog(root, cache=False)
+        import pandas, pydap.client, xarray, zarr  # noqa: F401, E401  (code, not data: imported before the trace)
+
+        rss0 = _peak_rss(reset=True)
+        if trace:
+            tracemalloc.start()
+        started = time.perf_counter()
+        store = stage(entry, workdir / "dataref", index=index, block_mb=block_mb, default=False, log=said.append)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] if trace else float("nan")
+        tracemalloc.stop()
+    answer = next((re.search(r"from (\d+) bytes of the answer", line) for line in said if "bytes of the answer" in line), None)
+    size = int(answer.group(1)) if answer else size
+    return {"protocol": protocol, "entry": entry, "mb": size / 1e6, "seconds": seconds, "mb_per_s": size / 1e6 / seconds,
+            "peak_heap_mb": peak / 1e6, "rss_rise_mb": (_peak_rss() - rss0) / 1e6, "block_mb": block_mb, "store": store}
+
+
+def _peak_rss(reset: bool = False) -> int:
+    """This process's peak resident memory (VmHWM), bytes; ``reset`` first sets the peak to the current RSS
+    (``5`` into /proc/self/clear_refs), so that a second measurement in one process is not hidden by the first."""
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def _serve(kind: str, root: str, *args: str) -> None:
     no_proxy_env()
-    server = TableService(Path(root), *map(int, args)) if kind == "tables" else OpendapServer(Path(root))
+    if kind == "tables":
+        server = TableService(Path(root), *map(int, args))
+    elif kind == "files":
+        server = RangeHTTPServer(Path(root))
+    else:
+        server = OpendapServer(Path(root))
     with server:
         print(server.url, flush=True)
         sys.stdin.read()  # until the parent closes our stdin

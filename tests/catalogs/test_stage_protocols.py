@@ -11,7 +11,6 @@ Then the catalogue: once staged, plain intake (our packages not importable) open
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -26,27 +25,19 @@ from vre_catalog.index import CatalogIndex
 from vre_catalog.stage import StageError, list_staged, stage, staged_path
 
 from .loopback import no_proxy_env
-from .stage_servers import ERDDAP_PATH, FDSN_PATH, FailingOpendap, TableService, expected
+from .stage_servers import ERDDAP_PATH, FDSN_PATH, FailingOpendap, TableService, expected, point_remote
 
 ARGO, QUAKES, CMIP = "odatis.argo_profiles", "formater.earthquake_catalogue_france", "aeris.cmip6_ipsl_tas_monthly"
 N, STEP = 40_000, 3600  # rows of the table services: one an hour from 2000-01-01 (4.6 years)
-
-
-def point_remote(catalog_root, pole: str, name: str, url: str) -> None:
-    """Point ``<name>_remote`` of a catalogue copy at a loopback URL (nothing else changes)."""
-    file = catalog_root.parent / f"{pole}.yaml"
-    text, n = re.subn(rf"(\n  {name}_remote:\n(?:    .*\n)*?      urlpath: )\S+", lambda m: m.group(1) + url, file.read_text())
-    assert n == 1, name
-    file.write_text(text)
 
 
 @pytest.fixture
 def tables(tmp_path, catalog_copy):
     no_proxy_env()
     with TableService(tmp_path / "tables", n=N, step_s=STEP) as server:
-        point_remote(catalog_copy, "odatis", "argo_profiles",
+        point_remote(catalog_copy, ARGO,
                      f"{server.url}{ERDDAP_PATH}?platform_number,time,latitude,longitude,pres,temp&time%3E=2000-01-01T00:00:00Z")
-        point_remote(catalog_copy, "formater", "earthquake_catalogue_france",
+        point_remote(catalog_copy, QUAKES,
                      f"{server.url}{FDSN_PATH}?starttime=2000-01-01&minmagnitude=1.5&format=text")
         yield server, CatalogIndex.from_catalog(catalog_copy, cache=False)
 
@@ -132,7 +123,7 @@ def opendap(tmp_path, catalog_copy):
     cube.to_netcdf(root / "tas.nc", engine="h5netcdf")
     with FailingOpendap(root) as server, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydap's DAP2-vs-DAP4 advice
-        point_remote(catalog_copy, "aeris", "cmip6_ipsl_tas_monthly", f"{server.url}/tas.nc")
+        point_remote(catalog_copy, CMIP, f"{server.url}/tas.nc")
         yield server, cube, CatalogIndex.from_catalog(catalog_copy, cache=False)
 
 
