@@ -53,7 +53,7 @@ def test_jobs_service_killed_mid_run_every_job_ends_true(tmp_path, user_image, p
         running = user.wait([gone["id"], ends["id"], goes_on["id"]], states={"running"}, timeout=120)
         assert user.job(waiting["id"])["state"] == "queued"
         # Three runs of a schedule fall while the service is down: it fires once for them.
-        times = seconds_ahead(3, 5, 7)
+        times = seconds_ahead(5, 7, 9)
         cron = f"{times[0].minute} {times[0].hour} * * * {','.join(str(t.second) for t in times)}"
         r = user.api("POST", "schedules", json={"notebook": "work/params.ipynb", "cron": cron, "timeout": 120})
         assert r.status_code == 201, r.text
