@@ -43,10 +43,11 @@ def dockerd(docker_engine) -> int:
 
 
 def firewall(net: str) -> set[str]:
-    """The host firewall rules of the users' network (iptables -S lines naming its bridge)."""
+    """The VRE's host firewall rules for the users' network (vre_hub.network: its chain and the
+    link-local drop; not the rules Docker writes for the bridge itself)."""
     bridge = network.inspect(net).bridge
     rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout.splitlines()
-    return {rule for rule in rules if bridge in rule}
+    return {rule for rule in rules if bridge in rule and ("VRE-" in rule or network.LINK_LOCAL in rule)}
 
 
 def test_engine_restart_with_servers_and_a_job_running(tmp_path, user_image, proxy_command, dockerd):
