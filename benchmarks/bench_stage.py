@@ -3,9 +3,9 @@
 For each protocol (ERDDAP tabledap CSV, FDSN event text, OPeNDAP with pydap, Zarr over HTTP) a server in a
 child process (tests/catalogs/stage_servers.py) serves ~--size-mb of data and the staging run copies all of it
 into a Dataref folder, --block-mb at a time: throughput (MB of the service's answer per second, server and
-client on the same machine) and the rise of the staging process's peak RSS (reset before the run, after a small
-warm-up run that loads what is loaded once). --heap adds a run under tracemalloc for the peak Python heap
-(tracemalloc slows allocation-heavy code, so that run's time is not the throughput).
+client on the same machine) and the rise of the staging process's peak RSS (reset before the run, after a
+warm-up run of 2 blocks that loads what is loaded once and grows the allocator's arenas). --heap adds a run
+under tracemalloc for the peak Python heap (it slows allocation-heavy code: that run's time is not reported).
 
     .venv/bin/python benchmarks/bench_stage.py [--size-mb 200] [--block-mb 16] [--protocols erddap,fdsn,opendap,zarr] [--heap]
 
@@ -35,7 +35,7 @@ def main() -> int:
     print(f"{'protocol':<9} {'MB':>6} {'s':>7} {'MB/s':>6} {'RSS rise MB':>12} {'peak heap MB':>13}  (blocks of {args.block_mb:g} MB)")
     for protocol in args.protocols.split(","):
         with tempfile.TemporaryDirectory() as work:
-            measure(protocol, Path(work) / "warm-up", 4, args.block_mb, trace=False)
+            measure(protocol, Path(work) / "warm-up", 2 * args.block_mb, args.block_mb, trace=False)
             run = measure(protocol, Path(work) / "run", args.size_mb, args.block_mb, trace=False)
             heap = measure(protocol, Path(work) / "heap", args.size_mb, args.block_mb) if args.heap else None
         print(f"{protocol:<9} {run['mb']:>6.0f} {run['seconds']:>7.1f} {run['mb_per_s']:>6.1f} {run['rss_rise_mb']:>12.0f} "

@@ -7,7 +7,7 @@ query), query, time of staging, SHA-256 of the stored chunks, ``sample_kind = "s
 - Protocols: gridded sources (``zarr``, ``netcdf`` over HTTP byte ranges, ``opendap``, read lazily with xarray
   through intake, so OPeNDAP subsets by index ranges on the server) and tables over HTTP (ERDDAP tabledap CSV,
   FDSN web service text, plain CSV; stage_tables.py), whose region and period the server is asked for.
-- Bounded memory: a block of time steps (gridded) or of text (tables) of ``block_mb`` at a time.
+- Bounded memory: a block of time steps of ``block_mb`` (gridded) or 4 MB of text (tables) at a time.
 - Atomic: everything is written under ``<name>.zarr.partial`` and renamed at the end; a failure leaves no
   half-written dataset where users look.
 - Resumable: a new run with the same query continues the ``.partial`` copy where it stopped.

@@ -26,7 +26,7 @@ _FDSN_KEYS = {"starttime": ("start",), "endtime": ("end",), "minlatitude": ("min
               "minlongitude": ("minlon",), "maxlongitude": ("maxlon",)}
 _ERDDAP_AXES = ("time", "latitude", "longitude")
 CHUNK_ROWS = 65_536  # rows per stored chunk: what a reader decompresses at a time
-PARSE_BYTES = 8_000_000  # text parsed and written at a time within a block (a parsed table is ~2x its text)
+PARSE_BYTES = 4_000_000  # at most this much text is read, parsed and written at a time
 TIMEOUT = 60  # seconds without a byte from the server before the run stops (it can be resumed)
 
 
@@ -153,7 +153,7 @@ def stage_table(url: str, args: dict, partial: Path, attrs: dict, *, bbox, start
 
     import zarr
 
-    block = max(4096, int(block_mb * 1e6))
+    block = max(4096, min(int(block_mb * 1e6), PARSE_BYTES))  # a parsed table is ~2-3x its text
     rows = offset = 0
     columns = None
     if (partial / ".zattrs").exists():

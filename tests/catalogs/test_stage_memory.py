@@ -3,8 +3,10 @@ OPeNDAP here, FDSN text in test_stage_memory_fdsn.py (one file each under the 2-
 
 The server runs in a child process, so only the staging client is measured: the rise of its peak resident
 memory (VmHWM, reset just before; what the kernel really gave the process, C buffers and allocator slack
-included) must stay under 2 blocks of 16 MB plus 40 MB, far below the 200 MB staged. A first small staging run
-in the same process warms up what is loaded once (pandas' parser, zarr's thread pool), which is not data."""
+included) must stay under 2 blocks of 16 MB plus 40 MB, far below the 200 MB staged. A first staging run of two
+blocks in the same process warms up what is loaded once (pandas' parser, zarr's thread pool) and the allocator's
+arenas (glibc keeps freed blocks for reuse: without the warm-up an ERDDAP run shows ~100 MB more), which are not
+data the run holds."""
 from __future__ import annotations
 
 import pytest
@@ -16,7 +18,7 @@ BLOCK_MB = 16
 
 
 def check_200_mb_run(protocol: str, tmp_path) -> None:
-    measure(protocol, tmp_path / "warm-up", size_mb=4, block_mb=BLOCK_MB, trace=False)
+    measure(protocol, tmp_path / "warm-up", size_mb=2 * BLOCK_MB, block_mb=BLOCK_MB, trace=False)
     m = measure(protocol, tmp_path / "run", size_mb=200, block_mb=BLOCK_MB, trace=False)
     print(f"\n{protocol}: {m['mb']:.0f} MB in {m['seconds']:.1f} s ({m['mb_per_s']:.1f} MB/s), "
           f"peak RSS rise {m['rss_rise_mb']:.0f} MB with {BLOCK_MB} MB blocks")
@@ -26,6 +28,6 @@ def check_200_mb_run(protocol: str, tmp_path) -> None:
     assert m["rss_rise_mb"] < 2 * BLOCK_MB + 40, m
 
 
-@pytest.mark.parametrize("protocol", ["opendap", "erddap"])
+@pytest.mark.parametrize("protocol", ["erddap", "opendap"])
 def test_a_200_mb_staging_holds_about_one_block(protocol, tmp_path):
     check_200_mb_run(protocol, tmp_path)
