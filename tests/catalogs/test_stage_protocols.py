@@ -148,7 +148,7 @@ def test_opendap_subset_by_index_ranges_on_the_server_and_resume(opendap, tmp_pa
     assert xr.open_zarr(store).attrs["stage_source_url"] == f"{server.url}/tas.nc"
 
 
-def test_plain_intake_opens_the_staged_copy_by_default(tables, tmp_path, catalog_copy):
+def test_plain_intake_opens_the_staged_copy_by_default(tables, tmp_path, catalog_copy, monkeypatch):
     """After staging, `cat.odatis.argo_profiles` is the staged copy for plain intake in a fresh interpreter where our
     packages cannot be imported (the editable-install finder removed, checked); `_remote` still names the service."""
     server, index = tables
@@ -176,6 +176,15 @@ def test_plain_intake_opens_the_staged_copy_by_default(tables, tmp_path, catalog
     assert out["hidden"] == [] and out["leaked"] == []
     assert out["rows"] == rows and out["kind"] == "staged"
     assert out["remote"].startswith(f"{server.url}{ERDDAP_PATH}")
-    # Our index sees it too: the badge says staged, and the catalogue still checks.
+    # Our index sees it too: the badge says staged; the catalogue still checks (schema, the staged copy opens)
+    # and counts it as staged.
     entry = CatalogIndex.from_catalog(catalog_copy, cache=False)[ARGO]
     assert entry.sample_kind == "staged" and entry.metadata["sample"]["staged"]["was"] == "synthetic"
+    from vre_catalog.check import check_catalog, sample_counts
+
+    monkeypatch.setenv("VRE_DATAREF", str(dataref))
+    assert check_catalog(catalog_copy, open_samples=True) == []
+    assert sample_counts(catalog_copy)["odatis"]["staged"] == 1
+    monkeypatch.setenv("VRE_DATAREF", str(tmp_path / "elsewhere"))
+    [problem] = check_catalog(catalog_copy, open_samples=False)
+    assert "staged copy" in str(problem) and "set VRE_DATAREF" in str(problem)
