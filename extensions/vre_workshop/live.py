@@ -54,7 +54,8 @@ class LiveTable(Configurable):
 
     interval = Float(3.0, help="Seconds between two snapshots while someone watches a workshop's table.").tag(config=True)
     concurrency = Integer(
-        8, help="Participants' servers looked at in parallel (Docker stats, /api/sessions, tokens) in one snapshot."
+        4, help="Participants' servers looked at in parallel (their /api/sessions and hub tokens) in one snapshot: "
+        "the hub answers one request at a time, so more would only queue there, before teachers' requests.",
     ).tag(config=True)
     watch_seconds = Float(
         60.0, help="A workshop stays in the snapshots this long after its table was last asked for."
@@ -101,6 +102,12 @@ class LiveTable(Configurable):
             except asyncio.TimeoutError:
                 pass
         return rows(self.snapshot, workshop, idle_minutes), self.snapshot
+
+    def recent_user(self, name: str, max_age: float) -> dict | None:
+        """``name``'s hub model from the snapshot if it began at most ``max_age`` seconds ago."""
+        if time.time() - self.snapshot.started > max_age:
+            return None
+        return self.snapshot.users.get(name)
 
     # -- the background loop -----------------------------------------------------
 

@@ -85,6 +85,9 @@ SHIPPED_NOTEBOOKS = REPO_ROOT / "notebooks"
 #: hub's host, with the state folder's vre-admin token); a service's default teacher is
 #: ``<name>-teacher``, a person's is themselves.
 OPERATOR_SCOPE = "admin:users"
+#: How long the service trusts what the hub said about a caller (their token: HubOAuth's
+#: cache; their groups and admin flag: the live table's snapshot, if that recent).
+AUTH_CACHE_SECONDS = 5
 #: What a prewarm request may tune (``vre workshop prewarm`` flags), with their types.
 PREWARM_OPTIONS = {"concurrency": int, "rate": float, "timeout": float, "retries": int}
 
@@ -114,6 +117,12 @@ class Console:
             pass
         self.keep(live.run())
         return live
+
+    def recent_user(self, name: str) -> dict | None:
+        """``name``'s hub model from a snapshot at most :data:`AUTH_CACHE_SECONDS` old, if any:
+        the table's own refreshes then cost the hub no call per request."""
+        live = self.__dict__.get("live")  # not started yet: nobody watched a table
+        return live.recent_user(name, AUTH_CACHE_SECONDS) if live else None
 
     def keep(self, coroutine) -> None:
         """Run ``coroutine`` in the background, holding on to it until it ends."""
@@ -152,8 +161,9 @@ class Handler(HubOAuthenticated, web.RequestHandler):
             return
         if model is None or model.get("kind", "user") != "user":
             raise web.HTTPError(403, "not authenticated: log in to the hub, or send a user's hub API token")
-        # The caller's groups and admin flag as the hub has them now (not as cached in a token).
-        user = await self.blocking(self.console.hub.user, model["name"])
+        # The caller's groups and admin flag as the hub has them now (not as cached in a token):
+        # from the live table's snapshot if it is as recent as the hub-auth cache, else asked.
+        user = self.console.recent_user(model["name"]) or await self.blocking(self.console.hub.user, model["name"])
         if user is None:
             raise web.HTTPError(403, "no such hub user")
         self.current_user = user
@@ -493,7 +503,7 @@ def routes(prefix: str) -> list:
 async def serve() -> None:
     state = StateDir(os.environ.get("VRE_STATE_DIR") or None)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/workshop/")
-    HubOAuth.instance(cache_max_age=5)
+    HubOAuth.instance(cache_max_age=AUTH_CACHE_SECONDS)
     app = web.Application(
         routes(prefix), console=Console(state, os.environ["JUPYTERHUB_API_TOKEN"], image=None),  # None: the spawner's
         cookie_secret=os.urandom(32),

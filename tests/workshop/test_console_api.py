@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from vre_testing import login
-from vre_workshop.service import TEACHERS_GROUP
+from vre_workshop.service import AUTH_CACHE_SECONDS, TEACHERS_GROUP
 
 pytestmark = [pytest.mark.docker]
 
@@ -107,6 +107,17 @@ def test_live_table_snapshot_follows_servers(ws_hub, people, workshops):
     assert "memory_mib" not in row
     assert look()[1]["taken"] > first["taken"]
     print(f"running shown {delay:.1f} s after ready, stopped {delay_stop:.1f} s after stop")
+
+    # Requests take the caller's groups from the snapshot while it is recent: a teacher added
+    # to the group, or removed from it, is seen as such within that age all the same.
+    plain, plain_token = people["plain"]
+    for command, status in (("add", 200), ("remove", 403)):
+        assert ws_hub.vre("teachers", command, plain) == 0
+        since = time.monotonic()
+        while (answer := console(ws_hub, "GET", "notebooks", plain_token)).status_code != status:
+            assert time.monotonic() - since < AUTH_CACHE_SECONDS + 5, (command, answer.text)
+            look()  # keeps the snapshot fresh, as a watching teacher does
+            time.sleep(0.5)
 
 
 def test_bad_input_is_one_line_and_makes_nothing(ws_hub, people):
