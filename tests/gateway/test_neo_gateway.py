@@ -12,6 +12,7 @@ cluster of that user's.
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from notebooks.conftest import _read_run, _run_on_host, host_catalog  # noqa: F401 (fixture)
@@ -60,8 +61,11 @@ def test_neo_suitability_on_a_gateway_cluster_gives_the_local_numbers(
     printed = "".join(o.get("text", "") for c in runs["gateway"].notebook.cells for o in c.get("outputs", []))
     cluster = printed.split("computed on Dask Gateway cluster ")[1].split()[0]
     assert f"({WORKERS} workers)" in printed
-    stopped = hub.gateway(token).list_clusters(status="STOPPED")
-    assert cluster in [c.name for c in stopped]
+    gateway = hub.gateway(token)
+    deadline = time.monotonic() + 60  # its shutdown may still be under way
+    while cluster not in [c.name for c in gateway.list_clusters(status="STOPPED")]:
+        assert time.monotonic() < deadline, f"cluster {cluster} not stopped after the run"
+        time.sleep(1)
     assert "computed on Dask Gateway" not in "".join(
         o.get("text", "") for c in runs["local"].notebook.cells for o in c.get("outputs", []))
 
