@@ -232,21 +232,6 @@ else:
     c.VRESpawner.volumes.update({str(harvested_dir): {"bind": HARVESTED_MOUNT, "mode": "ro"}})
     c.VRESpawner.environment.update({"VRE_HARVESTED_CATALOG": f"{HARVESTED_MOUNT}/{ROOT_NAME}"})
 
-# --- harvested catalogues (issue 15) -------------------------------------------------------
-# `vre catalog harvest` (by hand or the Ansible cron task) writes the poles' catalogues on this host; every
-# user server sees that folder read-only, and $VRE_HARVESTED_CATALOG names its root for intake and the
-# DatasetBrowser. Created here if missing, so a first harvest after the hub started is seen without a restart.
-from vre_catalog.harvest import HARVESTED_DIR, HARVESTED_MOUNT, ROOT_NAME  # noqa: E402
-
-harvested_dir = Path(env("VRE_HARVESTED_DIR", str(HARVESTED_DIR))).resolve()
-try:
-    harvested_dir.mkdir(parents=True, exist_ok=True)
-except OSError as error:  # e.g. a read-only checkout: no mount, the hub still starts
-    print(f"harvested catalogues not mounted: cannot create {harvested_dir} ({error})", file=sys.stderr)
-else:
-    c.VRESpawner.volumes.update({str(harvested_dir): {"bind": HARVESTED_MOUNT, "mode": "ro"}})
-    c.VRESpawner.environment.update({"VRE_HARVESTED_CATALOG": f"{HARVESTED_MOUNT}/{ROOT_NAME}"})
-
 # --- a killed hub leaves no service behind (issue 17) ----------------------------------------
 # Every service above ends when its hub dies (SIGKILL, crash): a hub started again never finds
 # an old service on its port. Running jobs and servers are containers: they keep running.
