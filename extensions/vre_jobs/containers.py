@@ -38,11 +38,16 @@ class ContainerLimits:
     pids_limit: int = 1024
 
 
+# What a stopping dockerd answers (500s) before its socket closes: its own words, and its
+# metadata store already closed ("get vre-home-x: database not open", seen in a CI run).
+ENGINE_STOPPING = ("shutting down", "database not open")
+
+
 def engine_unavailable(error: BaseException) -> bool:
     """Whether ``error`` says the Docker engine does not answer (stopped, restarting), rather
     than anything about a job: the manager then waits for the engine instead of giving up."""
     if isinstance(error, docker.errors.APIError):  # the engine answered (404, 409...), unless it is stopping
-        return "shutting down" in str(error).lower()
+        return any(sign in str(error).lower() for sign in ENGINE_STOPPING)
     return isinstance(error, requests.exceptions.RequestException)  # no answer on the socket
 
 

@@ -448,9 +448,32 @@ class JobManager:
         return started
 
     def _follow(self, job_id: str, coro) -> None:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(self._guarded(job_id, coro))
         self._watchers[job_id] = task
         task.add_done_callback(lambda t, j=job_id: self._watchers.pop(j, None))
+
+    async def _guarded(self, job_id: str, coro, attempts: int = 5) -> None:
+        """Run a job's watcher so that an unexpected error never leaves the job *running* for ever:
+        follow it again after a pause (the engine or the disk may come back), and after
+        ``attempts`` errors end it as failed, saying why."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.exception("job %s: following it failed (attempt %d of %d)", job_id, attempt, attempts)
+                reason = f"{type(e).__name__}: {e}"
+            await asyncio.sleep(2 * attempt)
+            with self.sessions() as session:
+                if session.get(Job, job_id).state != db.RUNNING:  # ended (or requeued) meanwhile
+                    return
+            coro = self._watch(job_id)
+        with self.sessions() as session:  # not through _finish: it may be what keeps failing
+            job = session.get(Job, job_id)
+            job.state, job.finished = db.FAILED, self.clock()
+            job.error = f"the jobs service lost track of the job ({reason}); see the service log, run it again"
+            session.commit()
 
     async def _launch(self, job_id: str) -> None:
         with self.sessions() as session:

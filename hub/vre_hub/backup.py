@@ -270,7 +270,7 @@ def restore(state: StateDir, src: Path, log: Callable[[str], None] = print) -> d
                 continue  # the same file (a secret that did not change): nothing to keep aside
             if not member.isdir() or (target.exists() and not target.is_dir()):
                 move_aside(target)
-        tar.extractall(state.path, members=members, filter="data")  # modes (0600 secrets) kept
+        tar.extractall(state.path, members=_state_members(members))  # modes (0600 secrets) kept
     log(f"restored the state folder's files ({len(members)} entries)")
     if aside.exists():
         log(f"what the restore replaced is in {aside}")
@@ -295,3 +295,17 @@ def restore(state: StateDir, src: Path, log: Callable[[str], None] = print) -> d
         "kept_volumes": kept,
         "replaced": str(aside) if aside.exists() else None,
     }
+
+
+def _state_members(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
+    """The state archive's members, refused unless plain files and folders inside the state folder.
+
+    Python's own check (``filter="data"``) exists only from 3.11.4; Debian bookworm's python3,
+    which the hub image runs, is 3.11.2, so the same rule is applied here for every version.
+    """
+    for member in members:
+        name = PurePosixPath(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise VREError(f"the backup's {STATE_TAR} holds {member.name!r}, which is not a plain file inside the state folder",
+                           "restore from another backup; this one was not written by `vre backup`")
+    return members
