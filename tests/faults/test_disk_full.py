@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from vre_core import naming
-from vre_testing import need
+from vre_testing import browser_login, need
 
 pytestmark = pytest.mark.docker
 
@@ -156,11 +156,7 @@ def test_full_home_save_error_shown_in_jupyterlab(hub, small_home, output_dir):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(90_000)
         try:
-            page.goto(f"{hub.url}/hub/login")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", password)
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url(lambda url: "/hub/login" not in url)  # to the running server's lab
+            browser_login(page, hub.url, name, password, then=f"/user/{quote(name, safe='')}/lab")
             open_notebook(page, server, "analysis.ipynb")
             fill(container)  # the home fills while the notebook is open
             assert free(container) == 0
